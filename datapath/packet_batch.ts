@@ -1,0 +1,93 @@
+/**
+ * A batch of up to {@linkcode BATCH_SIZE} packets: the unit of work of the
+ * datapath, like Open vSwitch's `struct dp_packet_batch`.
+ *
+ * A packet is a region `[offset, offset + length)` of its pool's `bytes`,
+ * the buffer `handle` it lives in, and {@linkcode META_WORDS} words of
+ * metadata laid out as the first words of a flow key (in_port, recirc_id,
+ * dp_hash, skb_priority, skb_mark, tunnel metadata). All of it is kept in
+ * typed arrays indexed by the packet's position: nothing is allocated per
+ * packet.
+ *
+ * Ownership: the holder of a batch owns its packets. Every packet must leave
+ * a batch in exactly one way: transmitted by a port, freed (a counted drop),
+ * moved to another batch, or copied into an upcall and freed.
+ *
+ * @module
+ */
+
+import { META_WORDS } from "./flow_key.ts";
+import type { PacketPool } from "./packet_pool.ts";
+
+/** Most packets a batch holds (NETDEV_MAX_BURST in OVS). */
+export const BATCH_SIZE = 32;
+/** Words of metadata per packet slot: META_WORDS rounded up to a power of two. */
+export const META_STRIDE = 32;
+/** `log2(META_STRIDE)`. */
+export const META_SHIFT = 5;
+
+/** Up to 32 packets of one pool with their metadata. */
+export class PacketBatch {
+  /** The pool every packet of this batch lives in. */
+  readonly pool: PacketPool;
+  /** Number of packets, 0..BATCH_SIZE. Packets are at indices 0..count-1. */
+  count = 0;
+  /** Buffer handle of each packet (what the pool frees). */
+  readonly handle: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Absolute offset in `pool.bytes` of each packet's first byte. */
+  readonly offset: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Length of each packet in bytes. */
+  readonly length: Int32Array = new Int32Array(BATCH_SIZE);
+  /**
+   * Metadata of each packet: packet `i` at word `i << META_SHIFT`, in the
+   * flow-key metadata layout (word W_IN_PORT, W_RECIRC_ID, ...).
+   */
+  readonly meta: Uint32Array = new Uint32Array(BATCH_SIZE * META_STRIDE);
+
+  /** Creates an empty batch over a pool. */
+  constructor(pool: PacketPool) {
+    this.pool = pool;
+  }
+
+  /** True when no more packets fit. */
+  isFull(): boolean {
+    return this.count >= BATCH_SIZE;
+  }
+
+  /**
+   * Appends a packet with zeroed metadata and returns its index. The caller
+   * must check {@linkcode isFull} first; the batch takes ownership.
+   */
+  push(handle: number, offset: number, length: number): number {
+    const i = this.count++;
+    this.handle[i] = handle;
+    this.offset[i] = offset;
+    this.length[i] = length;
+    this.meta.fill(0, i << META_SHIFT, (i << META_SHIFT) + META_WORDS);
+    return i;
+  }
+
+  /**
+   * Appends packet `i` of `source` (buffer, region and metadata) and returns
+   * its index here. Ownership moves with it: the caller must then forget the
+   * packet in `source` (usually by resetting `source.count`).
+   */
+  pushFrom(source: PacketBatch, i: number): number {
+    const j = this.count++;
+    this.handle[j] = source.handle[i];
+    this.offset[j] = source.offset[i];
+    this.length[j] = source.length[i];
+    const from = i << META_SHIFT;
+    const to = j << META_SHIFT;
+    const sm = source.meta;
+    const dm = this.meta;
+    for (let w = 0; w < META_WORDS; w++) dm[to + w] = sm[from + w];
+    return j;
+  }
+
+  /** Frees every packet back to the pool and empties the batch. */
+  freeAll(): void {
+    for (let i = 0; i < this.count; i++) this.pool.free(this.handle[i]);
+    this.count = 0;
+  }
+}
