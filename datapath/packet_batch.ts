@@ -43,6 +43,13 @@ export class PacketBatch {
    * flow-key metadata layout (word W_IN_PORT, W_RECIRC_ID, ...).
    */
   readonly meta: Uint32Array = new Uint32Array(BATCH_SIZE * META_STRIDE);
+  /**
+   * Offset of each packet's L3 header from its first byte, or -1. Set by
+   * flow-key extraction; actions that move headers keep it valid.
+   */
+  readonly l3: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Offset of each packet's L4 header from its first byte, or -1. As `l3`. */
+  readonly l4: Int32Array = new Int32Array(BATCH_SIZE);
 
   /** Creates an empty batch over a pool. */
   constructor(pool: PacketPool) {
@@ -63,6 +70,8 @@ export class PacketBatch {
     this.handle[i] = handle;
     this.offset[i] = offset;
     this.length[i] = length;
+    this.l3[i] = -1;
+    this.l4[i] = -1;
     this.meta.fill(0, i << META_SHIFT, (i << META_SHIFT) + META_WORDS);
     return i;
   }
@@ -77,6 +86,8 @@ export class PacketBatch {
     this.handle[j] = source.handle[i];
     this.offset[j] = source.offset[i];
     this.length[j] = source.length[i];
+    this.l3[j] = source.l3[i];
+    this.l4[j] = source.l4[i];
     const from = i << META_SHIFT;
     const to = j << META_SHIFT;
     const sm = source.meta;
