@@ -16,26 +16,24 @@ export const DROP_FLOW_ACTION = 1;
 export const DROP_INVALID_PORT = 2;
 /** A miss while upcalls are disabled, or the upcall queue was full (also n_lost). */
 export const DROP_UPCALL_LOST = 3;
-/** A miss that was queued as an upcall: the packet leaves the fast path. */
-export const DROP_MISS_UPCALLED = 4;
 /** tnl_push failed: no room in the buffer, bad template or not a tunnel port. */
-export const DROP_TUNNEL_PUSH_ERROR = 5;
+export const DROP_TUNNEL_PUSH_ERROR = 4;
 /** tnl_push with no action after it to transmit the packet (as in OVS). */
-export const DROP_TUNNEL_PUSH_NO_OUTPUT = 6;
+export const DROP_TUNNEL_PUSH_NO_OUTPUT = 5;
 /** tnl_pop: missing, malformed or mismatching outer headers. */
-export const DROP_TUNNEL_POP_ERROR = 7;
+export const DROP_TUNNEL_POP_ERROR = 6;
 /** Recirculation nested deeper than the datapath allows. */
-export const DROP_RECIRC_DEPTH = 8;
+export const DROP_RECIRC_DEPTH = 7;
 /** No free buffer to clone a packet into (several outputs, clone()). */
-export const DROP_NO_BUFFER = 9;
+export const DROP_NO_BUFFER = 8;
 /** A header action could not apply (push_vlan without room, pop_vlan without a tag, ...). */
-export const DROP_ACTION_ERROR = 10;
+export const DROP_ACTION_ERROR = 9;
 /** Packet longer than one buffer segment, or larger than the port allows. */
-export const DROP_OVERSIZE = 11;
+export const DROP_OVERSIZE = 10;
 /** A port's tx queue was full. */
-export const DROP_TX_FULL = 12;
+export const DROP_TX_FULL = 11;
 /** Number of drop reasons. */
-export const DROP_REASON_COUNT = 13;
+export const DROP_REASON_COUNT = 12;
 
 /** Public names, indexed by the constants above. */
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -43,7 +41,6 @@ export const DROP_REASON_NAMES: readonly string[] = [
   "flow_action",
   "invalid_port",
   "upcall_lost",
-  "miss_upcalled",
   "tunnel_push_error",
   "tunnel_push_no_output",
   "tunnel_pop_error",
