@@ -1,0 +1,440 @@
+/**
+ * The `dpdk` port: an ethdev (a NIC or a virtual device such as net_pcap,
+ * net_ring, net_null) whose bursts go through the shim, one fast FFI call
+ * per burst.
+ *
+ * receive(): one rx burst into a staging array of mbuf pointers; each
+ * pointer becomes a handle by 32-bit arithmetic (`lo32(ptr) - lo32(base)`),
+ * and data_off / data_len come from the mbuf header. Multi-segment mbufs are
+ * freed and counted (rx_errors, {@linkcode DpdkPort.rxOversize}).
+ * transmit(): data_off, data_len and pkt_len are written back into each mbuf
+ * header, one tx burst sends them, the shim frees what the queue did not
+ * take (counted in tx_dropped).
+ *
+ * Batches over another pool than the port's (e.g. a MemoryPool) are copied
+ * (a slow path: one subarray per packet).
+ *
+ * @module
+ */
+
+import { DpifError } from "../datapath/errors.ts";
+import { META_WORDS, W_IN_PORT } from "../datapath/flow_key.ts";
+import { BATCH_SIZE, META_SHIFT, PacketBatch } from "../datapath/packet_batch.ts";
+import type { Port, PortOptions, PortStats } from "../datapath/port.ts";
+import { cString, deviceName, hotplugAdd, hotplugRemove } from "./eal.ts";
+import { type DpdkLibraries, loadDpdk } from "./loader.ts";
+import type { MbufPool } from "./mbuf_pool.ts";
+import { ETH_CONF, ETH_LINK, ETH_STATS, ETHER_ADDR, MBUF } from "./offsets.ts";
+import {
+  type DpdkPortConfig,
+  formatMac,
+  normalisedOptions,
+  parseDpdkPortOptions,
+} from "./dpdk_port_options.ts";
+import { check } from "./status.ts";
+
+/** The device's own counters (`struct rte_eth_stats` totals). */
+export interface DpdkDeviceStats {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  rx_nombuf: number;
+}
+
+/** Link state (`rte_eth_link_get_nowait`). */
+export interface DpdkLinkState {
+  up: boolean;
+  speedMbps: number;
+  fullDuplex: boolean;
+  autoneg: boolean;
+}
+
+/** Bursts drained per rx queue at close (a replaying pcap never runs dry). */
+const CLOSE_DRAIN_BURSTS = 256;
+
+/** An ethdev port. */
+export class DpdkPort implements Port {
+  readonly name: string;
+  readonly type = "dpdk";
+  readonly options: PortOptions;
+  portNo = 0;
+  readonly rxQueues: number;
+  /** Number of tx queues. */
+  readonly txQueues: number;
+  /** The ethdev port id. */
+  readonly portId: number;
+  /** The device name (devargs up to the first comma). */
+  readonly deviceName: string;
+  /** The pool rx queues allocate from; batches over it move without copies. */
+  readonly pool: MbufPool;
+  /** Received multi-segment packets dropped (also in rx_errors). */
+  rxOversize = 0;
+  readonly #probed: boolean;
+  readonly #lib: DpdkLibraries;
+  readonly #rxBurst: DpdkLibraries["shim"]["dpif_rx_burst"];
+  readonly #txBurst: DpdkLibraries["shim"]["dpif_tx_burst_or_free"];
+  readonly #stage = new BigUint64Array(BATCH_SIZE);
+  readonly #stageBytes = new Uint8Array(this.#stage.buffer);
+  readonly #stage32 = new Uint32Array(this.#stage.buffer);
+  readonly #txLength = new Int32Array(BATCH_SIZE);
+  readonly #copyHandle = new Int32Array(1);
+  readonly #copyBatch: PacketBatch;
+  #rxPackets = 0;
+  #rxBytes = 0;
+  #rxDropped = 0;
+  #rxErrors = 0;
+  #txPackets = 0;
+  #txBytes = 0;
+  #txDropped = 0;
+  #txErrors = 0;
+  #closed = false;
+
+  private constructor(
+    name: string,
+    config: DpdkPortConfig,
+    pool: MbufPool,
+    portId: number,
+    probed: boolean,
+  ) {
+    this.name = name;
+    this.options = normalisedOptions(config);
+    this.rxQueues = config.rxQueues;
+    this.txQueues = config.txQueues;
+    this.pool = pool;
+    this.portId = portId;
+    this.deviceName = deviceName(config.devargs);
+    this.#probed = probed;
+    this.#copyBatch = new PacketBatch(pool);
+    this.#lib = loadDpdk();
+    this.#rxBurst = this.#lib.shim.dpif_rx_burst;
+    this.#txBurst = this.#lib.shim.dpif_tx_burst_or_free;
+  }
+
+  /**
+   * Opens, configures and starts the device named by the `devargs` option
+   * (probing it when it does not exist yet), with rx queues on `pool`. The
+   * EAL must be up. Throws a DpifError: EINVAL for bad options, ENODEV (with
+   * the DpdkError as `cause`) when DPDK refuses; nothing is left behind.
+   */
+  static open(name: string, options: PortOptions, pool: MbufPool): DpdkPort {
+    const config = parseDpdkPortOptions(name, options);
+    const lib = loadDpdk();
+    const device = deviceName(config.devargs);
+    let probed = false;
+    let portId = -1;
+    try {
+      probed = hotplugAdd(config.devargs);
+      const id = new Uint16Array(1);
+      check(
+        "rte_eth_dev_get_port_by_name",
+        lib.ethdev.rte_eth_dev_get_port_by_name(cString(device), id),
+        {
+          detail: device,
+        },
+      );
+      portId = id[0];
+      configure(lib, portId, config, pool);
+      return new DpdkPort(name, config, pool, portId, probed);
+    } catch (error) {
+      if (portId >= 0) {
+        lib.ethdev.rte_eth_dev_stop(portId);
+        lib.ethdev.rte_eth_dev_close(portId);
+      }
+      if (probed) {
+        try {
+          hotplugRemove(device);
+        } catch { /* the original error matters more */ }
+      }
+      throw new DpifError("ENODEV", `dpdk port ${name}: cannot open '${config.devargs}'`, {
+        cause: error,
+      });
+    }
+  }
+
+  receive(queue: number, batch: PacketBatch): number {
+    const room = BATCH_SIZE - batch.count;
+    if (room <= 0 || this.#closed) return 0;
+    const n = this.#rxBurst(this.portId, queue, this.#stageBytes, room);
+    if (n === 0) return 0;
+    if (batch.pool !== this.pool) return this.#receiveByCopy(batch, n);
+    const pool = this.pool;
+    const base = pool.baseLo;
+    const u16 = pool.u16;
+    const u32 = pool.u32;
+    const stage = this.#stage32;
+    const meta = batch.meta;
+    const portNo = this.portNo;
+    let bad = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const handle = (stage[i << 1] - base) | 0;
+      if (u16[(handle + MBUF.NB_SEGS) >>> 1] !== 1) {
+        // Slow path: a chained mbuf; keep its pointer at the front to free them together.
+        stage[bad << 1] = stage[i << 1];
+        stage[(bad << 1) + 1] = stage[(i << 1) + 1];
+        bad++;
+        continue;
+      }
+      const length = u16[(handle + MBUF.DATA_LEN) >>> 1];
+      const data = ((u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0) +
+        u16[(handle + MBUF.DATA_OFF) >>> 1];
+      pool.adopt(handle);
+      // batch.push inlined: TypedArray.fill per packet costs more than these stores.
+      const j = batch.count++;
+      batch.handle[j] = handle;
+      batch.offset[j] = data;
+      batch.length[j] = length;
+      batch.l3[j] = -1;
+      batch.l4[j] = -1;
+      const m = j << META_SHIFT;
+      for (let w = 0; w < META_WORDS; w++) meta[m + w] = 0;
+      meta[m + W_IN_PORT] = portNo;
+      bytes += length;
+    }
+    if (bad > 0) {
+      this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, bad);
+      this.rxOversize += bad;
+      this.#rxErrors += bad;
+    }
+    this.#rxPackets += n - bad;
+    this.#rxBytes += bytes;
+    return n - bad;
+  }
+
+  transmit(queue: number, batch: PacketBatch): void {
+    const n = batch.count;
+    if (n === 0) return;
+    if (batch.pool !== this.pool || this.#closed) {
+      this.#transmitByCopy(queue, batch);
+      return;
+    }
+    const pool = this.pool;
+    const base = pool.baseLo;
+    const u16 = pool.u16;
+    const u32 = pool.u32;
+    const stage = this.#stage32;
+    const lengths = this.#txLength;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const handle = batch.handle[i];
+      const length = batch.length[i];
+      if (!pool.holds(handle)) {
+        this.#txErrors++; // not a buffer TypeScript holds: leave it alone
+        continue;
+      }
+      const start = (u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0;
+      const dataOff = batch.offset[i] - start;
+      if (dataOff < 0 || length <= 0 || dataOff + length > u16[(handle + MBUF.BUF_LEN) >>> 1]) {
+        pool.free(handle); // slow path: a region outside its buffer
+        this.#txErrors++;
+        continue;
+      }
+      pool.release(handle);
+      u16[(handle + MBUF.DATA_OFF) >>> 1] = dataOff;
+      u16[(handle + MBUF.DATA_LEN) >>> 1] = length;
+      u32[(handle + MBUF.PKT_LEN) >>> 2] = length;
+      pool.writePointer(stage, k, handle);
+      lengths[k++] = length;
+    }
+    batch.count = 0;
+    if (k === 0) return;
+    const sent = this.#txBurst(this.portId, queue, this.#stageBytes, k);
+    let bytes = 0;
+    for (let i = 0; i < sent; i++) bytes += lengths[i];
+    this.#txPackets += sent;
+    this.#txBytes += bytes;
+    this.#txDropped += k - sent;
+  }
+
+  stats(): PortStats {
+    const device = this.deviceStats();
+    return {
+      rx_packets: this.#rxPackets,
+      rx_bytes: this.#rxBytes,
+      rx_dropped: this.#rxDropped + device.imissed + device.rx_nombuf,
+      rx_errors: this.#rxErrors + device.ierrors,
+      tx_packets: this.#txPackets,
+      tx_bytes: this.#txBytes,
+      tx_dropped: this.#txDropped,
+      tx_errors: this.#txErrors + device.oerrors,
+    };
+  }
+
+  /** The device's own counters (all zero once closed). Throws a DpdkError. */
+  deviceStats(): DpdkDeviceStats {
+    const buffer = new Uint8Array(ETH_STATS.SIZE);
+    if (!this.#closed) {
+      check("rte_eth_stats_get", this.#lib.ethdev.rte_eth_stats_get(this.portId, buffer));
+    }
+    const view = new DataView(buffer.buffer);
+    const read = (offset: number) => Number(view.getBigUint64(offset, true));
+    return {
+      ipackets: read(ETH_STATS.IPACKETS),
+      opackets: read(ETH_STATS.OPACKETS),
+      ibytes: read(ETH_STATS.IBYTES),
+      obytes: read(ETH_STATS.OBYTES),
+      imissed: read(ETH_STATS.IMISSED),
+      ierrors: read(ETH_STATS.IERRORS),
+      oerrors: read(ETH_STATS.OERRORS),
+      rx_nombuf: read(ETH_STATS.RX_NOMBUF),
+    };
+  }
+
+  /** Current link state, without waiting. Throws a DpdkError. */
+  link(): DpdkLinkState {
+    const buffer = new Uint8Array(ETH_LINK.SIZE);
+    check("rte_eth_link_get_nowait", this.#lib.ethdev.rte_eth_link_get_nowait(this.portId, buffer));
+    const bit = (n: number) => ((buffer[n >>> 3] >>> (n & 7)) & 1) === 1;
+    return {
+      up: bit(ETH_LINK.STATUS_BIT),
+      speedMbps: new DataView(buffer.buffer).getUint32(ETH_LINK.SPEED, true),
+      fullDuplex: bit(ETH_LINK.DUPLEX_BIT),
+      autoneg: bit(ETH_LINK.AUTONEG_BIT),
+    };
+  }
+
+  /** The device's MAC address as `aa:bb:cc:dd:ee:ff`. Throws a DpdkError. */
+  macAddress(): string {
+    const mac = new Uint8Array(ETHER_ADDR.SIZE);
+    check("rte_eth_macaddr_get", this.#lib.ethdev.rte_eth_macaddr_get(this.portId, mac));
+    return formatMac(mac);
+  }
+
+  /** The device's MTU. Throws a DpdkError. */
+  mtu(): number {
+    const mtu = new Uint16Array(1);
+    check("rte_eth_dev_get_mtu", this.#lib.ethdev.rte_eth_dev_get_mtu(this.portId, mtu));
+    return mtu[0];
+  }
+
+  /**
+   * Drains and frees what the rx queues hold, stops and closes the device,
+   * and removes it when this port probed it. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const { ethdev, mbuf, shim } = this.#lib;
+    for (let q = 0; q < this.rxQueues; q++) {
+      for (let b = 0; b < CLOSE_DRAIN_BURSTS; b++) {
+        const n = shim.dpif_rx_burst(this.portId, q, this.#stageBytes, BATCH_SIZE);
+        if (n === 0) break;
+        mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, n);
+      }
+    }
+    ethdev.rte_eth_dev_stop(this.portId);
+    ethdev.rte_eth_dev_close(this.portId);
+    if (this.#probed) hotplugRemove(this.deviceName);
+  }
+
+  #receiveByCopy(batch: PacketBatch, n: number): number {
+    const src = this.pool;
+    const dst = batch.pool;
+    const stage = this.#stage32;
+    let added = 0;
+    for (let i = 0; i < n; i++) {
+      const handle = (stage[i << 1] - src.baseLo) | 0;
+      const length = src.u16[(handle + MBUF.DATA_LEN) >>> 1];
+      const data = src.bufferStart(handle) + src.u16[(handle + MBUF.DATA_OFF) >>> 1];
+      if (src.u16[(handle + MBUF.NB_SEGS) >>> 1] !== 1) {
+        this.rxOversize++;
+        this.#rxErrors++;
+      } else if (dst.allocBulk(this.#copyHandle, 0, 1) === 0) {
+        this.#rxDropped++;
+      } else if (
+        dst.bufferStart(this.#copyHandle[0]) + dst.headroom + length >
+          dst.bufferEnd(this.#copyHandle[0])
+      ) {
+        dst.free(this.#copyHandle[0]);
+        this.rxOversize++;
+        this.#rxErrors++;
+      } else {
+        const h = this.#copyHandle[0];
+        const at = dst.bufferStart(h) + dst.headroom;
+        dst.bytes.set(src.bytes.subarray(data, data + length), at);
+        const j = batch.push(h, at, length);
+        batch.meta[(j << META_SHIFT) + W_IN_PORT] = this.portNo;
+        this.#rxPackets++;
+        this.#rxBytes += length;
+        added++;
+      }
+    }
+    this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, n);
+    return added;
+  }
+
+  #transmitByCopy(queue: number, batch: PacketBatch): void {
+    const src = batch.pool;
+    const dst = this.pool;
+    const staged = this.#copyBatch;
+    for (let i = 0; i < batch.count; i++) {
+      const length = batch.length[i];
+      if (this.#closed || dst.allocBulk(this.#copyHandle, 0, 1) === 0) {
+        this.#txDropped++;
+      } else {
+        const h = this.#copyHandle[0];
+        const at = dst.bufferStart(h) + dst.headroom;
+        if (length <= 0 || at + length > dst.bufferEnd(h)) {
+          dst.free(h);
+          this.#txErrors++;
+        } else {
+          dst.bytes.set(src.bytes.subarray(batch.offset[i], batch.offset[i] + length), at);
+          staged.push(h, at, length);
+        }
+      }
+      src.free(batch.handle[i]);
+    }
+    batch.count = 0;
+    if (staged.count > 0) this.transmit(queue, staged);
+  }
+}
+
+/** Configures queues, MTU, MAC and promiscuous mode, then starts the device. */
+function configure(
+  lib: DpdkLibraries,
+  portId: number,
+  config: DpdkPortConfig,
+  pool: MbufPool,
+): void {
+  const { ethdev } = lib;
+  check(
+    "rte_eth_dev_configure",
+    ethdev.rte_eth_dev_configure(
+      portId,
+      config.rxQueues,
+      config.txQueues,
+      new Uint8Array(ETH_CONF.SIZE),
+    ),
+  );
+  if (config.mtu !== null) {
+    check("rte_eth_dev_set_mtu", ethdev.rte_eth_dev_set_mtu(portId, config.mtu));
+  }
+  const socket = ethdev.rte_eth_dev_socket_id(portId) >>> 0;
+  for (let q = 0; q < config.rxQueues; q++) {
+    check(
+      "rte_eth_rx_queue_setup",
+      ethdev.rte_eth_rx_queue_setup(portId, q, config.rxDescriptors, socket, null, pool.mempool),
+    );
+  }
+  for (let q = 0; q < config.txQueues; q++) {
+    check(
+      "rte_eth_tx_queue_setup",
+      ethdev.rte_eth_tx_queue_setup(portId, q, config.txDescriptors, socket, null),
+    );
+  }
+  if (config.mac !== null) {
+    check(
+      "rte_eth_dev_default_mac_addr_set",
+      ethdev.rte_eth_dev_default_mac_addr_set(portId, config.mac),
+    );
+  }
+  check("rte_eth_dev_start", ethdev.rte_eth_dev_start(portId));
+  const promisc = config.promiscuous
+    ? ethdev.rte_eth_promiscuous_enable(portId)
+    : ethdev.rte_eth_promiscuous_disable(portId);
+  if (promisc < 0 && promisc !== -95) check("rte_eth_promiscuous_enable", promisc); // -ENOTSUP: the device has no filter
+}
