@@ -1,0 +1,419 @@
+/**
+ * A datapath: ports, a flow table, upcall queues and the pipeline that
+ * forwards between them, with the semantics of Open vSwitch's `struct dpif`.
+ *
+ * Every datapath has a local port 0 named after it. Flows are key + mask +
+ * actions + stats, written in the OVS datapath flow syntax or its JSON form;
+ * there are no priorities and empty actions drop. Misses and `userspace`
+ * actions queue upcalls while the client has enabled them.
+ *
+ * This class is the control side. Packets move in {@linkcode poll} (all rx
+ * queues once) and {@linkcode execute}; PMD threads run their own Pipeline
+ * over the same tables.
+ *
+ * @module
+ */
+
+import type { Action } from "./action.ts";
+import { dropCountersToObject } from "./drop_reason.ts";
+import { DpifError } from "./errors.ts";
+import { type CompiledActions, compileActions } from "./execute/executor.ts";
+import { META_WORDS, newKeys } from "./flow_key.ts";
+import { FlowTable } from "./flow_table.ts";
+import type { FlowEntry, FlowStats } from "./flow_table.ts";
+import { MemoryPool } from "./memory_pool.ts";
+import { formatActions } from "./odp/action_format.ts";
+import { actionsFromJson } from "./odp/action_json.ts";
+import { parseActions } from "./odp/action_parse.ts";
+import { formatFlowKey } from "./odp/key_format.ts";
+import { flowKeyFromJson } from "./odp/key_json.ts";
+import { type FlowMatch, parseFlowKey } from "./odp/key_parse.ts";
+import { META_SHIFT, PacketBatch } from "./packet_batch.ts";
+import type { PacketPool } from "./packet_pool.ts";
+import {
+  C_EMC_HIT,
+  C_HIT,
+  C_LOST,
+  C_MASK_HIT,
+  C_MEGAFLOW_HIT,
+  C_MISSED,
+  Pipeline,
+} from "./pipeline.ts";
+import type { Port, PortOptions, PortStats } from "./port.ts";
+import { createPort } from "./port_factory.ts";
+import { PortTable } from "./port_table.ts";
+import { UpcallQueue } from "./upcall_queue.ts";
+import { DummyPort } from "./dummy_port.ts";
+import { parseUfid } from "./ufid.ts";
+
+/** Options for {@linkcode Datapath}. */
+export interface DatapathOptions {
+  /** The packet pool every port of this datapath uses. Default: a MemoryPool. */
+  pool?: PacketPool;
+  /** Most flows the table holds. Default 1,000,000. */
+  maxFlows?: number;
+  /** Exact-match cache entries; 0 disables it. Default 8192. */
+  emcEntries?: number;
+  /** Upcalls queued per input port before more are lost. Default 256. */
+  upcallQueueDepth?: number;
+}
+
+/** A port as the API shows it. */
+export interface PortInfo {
+  name: string;
+  port_no: number;
+  type: string;
+  options: PortOptions;
+}
+
+/** A flow as the API shows it: ODP text and stats. */
+export interface FlowInfo {
+  ufid: string;
+  flow: string;
+  actions: string;
+  stats: FlowStats;
+}
+
+/** Datapath statistics, named as in struct dpif_dp_stats plus our own. */
+export interface DatapathStats {
+  n_hit: number;
+  n_missed: number;
+  n_lost: number;
+  n_flows: number;
+  n_mask_hit: number;
+  n_masks: number;
+  n_emc_hit: number;
+  n_megaflow_hit: number;
+  drops: Record<string, number>;
+  pool: { capacity: number; available: number; in_use: number };
+}
+
+/** A flow given as ODP text or as the structured JSON form. */
+export type FlowSpec = string | Record<string, unknown>;
+/** Actions given as ODP text or as the structured JSON form. */
+export type ActionsSpec = string | unknown[];
+
+/** A flow put request (dpif_flow_put). */
+export interface FlowPutRequest {
+  flow: FlowSpec;
+  actions: ActionsSpec;
+  /** UFID text; derived from the match when absent. */
+  ufid?: string;
+  /** Create if absent. Default true. */
+  create?: boolean;
+  /** Modify if present. Default false. */
+  modify?: boolean;
+  /** Zero the stats when modifying. Default false. */
+  zeroStats?: boolean;
+}
+
+/** Result of a put: the flow's UFID, whether it was created, previous stats. */
+export interface FlowPutResult {
+  ufid: string;
+  created: boolean;
+  previous: FlowStats | null;
+}
+
+/** Metadata for an executed packet: ODP key text (e.g. "in_port(1),skb_mark(5)") or an object. */
+export type ExecuteMetadata = string | Record<string, unknown>;
+
+/** One operation of {@linkcode Datapath.operate}. */
+export type Operation =
+  | ({ op: "put" } & FlowPutRequest)
+  | { op: "del"; ufid: string }
+  | { op: "get"; ufid: string }
+  | { op: "execute"; packet: Uint8Array; actions: ActionsSpec; metadata?: ExecuteMetadata };
+
+/** The result of one operation: `ok` with data, or the error. */
+export type OperationResult =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; message: string } };
+
+/** One datapath and everything it owns. */
+export class Datapath {
+  /** The datapath's name; also its local port's name. */
+  readonly name: string;
+  /** The pool all of its packets live in. */
+  readonly pool: PacketPool;
+  /** Ports by number and name. */
+  readonly ports: PortTable = new PortTable();
+  /** Flows and the megaflow classifier. */
+  readonly flows: FlowTable;
+  /** Upcalls waiting for the client. */
+  readonly upcalls: UpcallQueue;
+  /** The pipeline the control thread runs (poll, execute). */
+  readonly pipeline: Pipeline;
+  readonly #programs: CompiledActions[] = [];
+  readonly #rxBatch: PacketBatch;
+
+  /** Creates a datapath with its local port 0. */
+  constructor(name: string, options: DatapathOptions = {}) {
+    validateName(name);
+    this.name = name;
+    this.pool = options.pool ?? new MemoryPool();
+    this.flows = new FlowTable({ maxFlows: options.maxFlows });
+    this.upcalls = new UpcallQueue({ depthPerPort: options.upcallQueueDepth });
+    this.pipeline = new Pipeline(this.pool, this.flows, this.#programs, this.ports, this.upcalls, {
+      emcEntries: options.emcEntries,
+    });
+    this.#rxBatch = new PacketBatch(this.pool);
+    this.ports.add(createPort({ name, type: "internal", options: {}, pool: this.pool }), 0);
+  }
+
+  // --- Ports
+
+  /** Adds a port; `port_no` requests a number (EBUSY if taken). */
+  addPort(spec: { name: string; type: string; port_no?: number; options?: PortOptions }): PortInfo {
+    validateName(spec.name);
+    const port = createPort({
+      name: spec.name,
+      type: spec.type,
+      options: spec.options ?? {},
+      pool: this.pool,
+    });
+    try {
+      this.ports.add(port, spec.port_no);
+    } catch (error) {
+      port.close();
+      throw error;
+    }
+    return portInfo(port);
+  }
+
+  /** Removes a port by name or number (EPERM for the local port, ENOENT if absent). */
+  removePort(port: string | number): void {
+    this.ports.remove(port);
+  }
+
+  /** A port's description by name or number (ENOENT if absent). */
+  port(port: string | number): PortInfo {
+    return portInfo(this.#port(port));
+  }
+
+  /** All ports in port-number order. */
+  listPorts(): PortInfo[] {
+    return this.ports.dump().map(portInfo);
+  }
+
+  /** A port's counters. */
+  portStats(port: string | number): PortStats {
+    return this.#port(port).stats();
+  }
+
+  /** The dummy port behind a name or number (EOPNOTSUPP for other types). */
+  dummyPort(port: string | number): DummyPort {
+    const p = this.#port(port);
+    if (!(p instanceof DummyPort)) {
+      throw new DpifError("EOPNOTSUPP", `port ${p.name} is of type ${p.type}, not dummy`);
+    }
+    return p;
+  }
+
+  #port(port: string | number): Port {
+    const p = typeof port === "number" ? this.ports.get(port) : this.ports.byName(port);
+    if (p === undefined) throw new DpifError("ENOENT", `no port ${port} in datapath ${this.name}`);
+    return p;
+  }
+
+  // --- Flows
+
+  /** Creates or modifies a flow (dpif_flow_put semantics). */
+  putFlow(request: FlowPutRequest): FlowPutResult {
+    const match = parseFlowSpec(request.flow);
+    const actions = parseActionsSpec(request.actions);
+    const program = compileActions(actions);
+    const result = this.flows.put({
+      ufid: request.ufid === undefined ? undefined : parseUfid(request.ufid),
+      key: match.key,
+      mask: match.mask,
+      actions,
+      create: request.create ?? true,
+      modify: request.modify ?? false,
+      zeroStats: request.zeroStats ?? false,
+    });
+    this.#programs[result.slot] = program;
+    return { ufid: result.ufid, created: result.created, previous: result.previous };
+  }
+
+  /** A flow by UFID (ENOENT if absent). */
+  getFlow(ufid: string): FlowInfo {
+    return flowInfo(this.flows.get(parseUfid(ufid)));
+  }
+
+  /** Deletes a flow and returns its final stats (ENOENT if absent). */
+  deleteFlow(ufid: string): FlowStats {
+    return this.flows.delete(parseUfid(ufid));
+  }
+
+  /** Deletes every flow; returns how many there were. */
+  flushFlows(): number {
+    return this.flows.flush();
+  }
+
+  /** One page of a flow dump; pass `next` back as the cursor for the following page. */
+  dumpFlows(cursor: string | null, limit: number): { flows: FlowInfo[]; next: string | null } {
+    const page = this.flows.dumpPage(cursor, limit);
+    return { flows: page.flows.map(flowInfo), next: page.next };
+  }
+
+  // --- Packets
+
+  /**
+   * Polls every rx queue of every port once and runs what arrived through
+   * the pipeline. Returns the number of packets received.
+   */
+  poll(): number {
+    let received = 0;
+    for (const port of this.ports.dump()) {
+      for (let q = 0; q < port.rxQueues; q++) {
+        const batch = this.#rxBatch;
+        batch.count = 0;
+        const n = port.receive(q, batch);
+        if (n > 0) {
+          received += n;
+          this.pipeline.processBatch(batch);
+        }
+      }
+    }
+    return received;
+  }
+
+  /**
+   * Injects a frame into a dummy port as if received and processes it
+   * (recirculations included) before returning. Returns false if the port
+   * could not take it (counted in its stats).
+   */
+  receive(port: string | number, frame: Uint8Array): boolean {
+    const dummy = this.dummyPort(port);
+    if (!dummy.inject(frame)) return false;
+    while (this.poll() > 0) { /* drain */ }
+    return true;
+  }
+
+  /** Runs actions on a packet given with its metadata (dpif_execute). */
+  execute(packet: Uint8Array, actions: ActionsSpec, metadata?: ExecuteMetadata): void {
+    const program = compileActions(parseActionsSpec(actions));
+    const meta = metadata === undefined ? newKeys(1) : parseFlowSpec(metadata).key;
+    const pool = this.pool;
+    const handles = new Int32Array(1);
+    if (pool.allocBulk(handles, 0, 1) !== 1) {
+      throw new DpifError("EFBIG", "no free packet buffer for execute");
+    }
+    const start = pool.bufferStart(handles[0]) + pool.headroom;
+    if (start + packet.length > pool.bufferEnd(handles[0])) {
+      pool.free(handles[0]);
+      throw new DpifError("EINVAL", `packet of ${packet.length} bytes does not fit a buffer`);
+    }
+    pool.bytes.set(packet, start);
+    const batch = this.pipeline.borrowBatch();
+    const i = batch.push(handles[0], start, packet.length);
+    for (let w = 0; w < META_WORDS; w++) batch.meta[(i << META_SHIFT) + w] = meta[w];
+    this.pipeline.executeBatch(program, batch);
+    this.pipeline.releaseBatch(batch);
+  }
+
+  /** Applies operations in order, each with its own result or error. */
+  operate(ops: Operation[]): OperationResult[] {
+    return ops.map((op) => {
+      try {
+        switch (op.op) {
+          case "put":
+            return { ok: true, result: this.putFlow(op) };
+          case "del":
+            return { ok: true, result: { ufid: op.ufid, stats: this.deleteFlow(op.ufid) } };
+          case "get":
+            return { ok: true, result: this.getFlow(op.ufid) };
+          case "execute":
+            this.execute(op.packet, op.actions, op.metadata);
+            return { ok: true, result: null };
+          default:
+            throw new DpifError("EINVAL", `unknown op ${(op as { op: unknown }).op}`);
+        }
+      } catch (error) {
+        return { ok: false, error: errorResult(error) };
+      }
+    });
+  }
+
+  // --- Upcalls and stats
+
+  /** Enables or disables upcalls (while disabled, misses count as lost). */
+  setUpcallsEnabled(enabled: boolean): void {
+    this.upcalls.setEnabled(enabled);
+  }
+
+  /** The datapath's statistics. */
+  stats(): DatapathStats {
+    const c = this.pipeline.counters;
+    return {
+      n_hit: c[C_HIT],
+      n_missed: c[C_MISSED],
+      n_lost: c[C_LOST],
+      n_flows: this.flows.size,
+      n_mask_hit: c[C_MASK_HIT],
+      n_masks: this.flows.megaflow.maskCount,
+      n_emc_hit: c[C_EMC_HIT],
+      n_megaflow_hit: c[C_MEGAFLOW_HIT],
+      drops: dropCountersToObject(this.pipeline.drops),
+      pool: {
+        capacity: this.pool.capacity,
+        available: this.pool.available(),
+        in_use: this.pool.inUse(),
+      },
+    };
+  }
+
+  /** Closes every port (freeing what they hold) and drops all flows and upcalls. */
+  close(): void {
+    for (const port of this.ports.dump()) port.close();
+    this.flows.flush();
+    this.upcalls.purge();
+  }
+}
+
+/** Parses a flow given as ODP text or JSON. */
+export function parseFlowSpec(flow: FlowSpec): FlowMatch {
+  if (typeof flow === "string") return parseFlowKey(flow);
+  if (flow !== null && typeof flow === "object") return flowKeyFromJson(flow);
+  throw new TypeError("flow must be ODP text or a JSON object");
+}
+
+/** Parses actions given as ODP text or JSON. */
+export function parseActionsSpec(actions: ActionsSpec): Action[] {
+  if (typeof actions === "string") return parseActions(actions);
+  if (Array.isArray(actions)) return actionsFromJson(actions);
+  throw new TypeError("actions must be ODP text or a JSON array");
+}
+
+/** Maps any error to the `{code, message}` shape of an operation result. */
+export function errorResult(error: unknown): { code: string; message: string } {
+  if (error instanceof DpifError) return { code: error.code, message: error.message };
+  if (error instanceof SyntaxError || error instanceof TypeError || error instanceof RangeError) {
+    return { code: "EINVAL", message: error.message };
+  }
+  return { code: "EIO", message: String(error) };
+}
+
+function portInfo(port: Port): PortInfo {
+  return { name: port.name, port_no: port.portNo, type: port.type, options: port.options };
+}
+
+function flowInfo(entry: FlowEntry): FlowInfo {
+  return {
+    ufid: entry.ufid,
+    flow: formatFlowKey(entry.key, entry.mask),
+    actions: formatActions(entry.actions),
+    stats: entry.stats,
+  };
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;
+
+function validateName(name: unknown): asserts name is string {
+  if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
+    throw new DpifError(
+      "EINVAL",
+      `invalid name ${JSON.stringify(name)}: 1 to 64 of letters, digits and _.:@-`,
+    );
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * The packet pipeline of one polling thread, top-down as in OVS's
+ * dp_netdev_input: extract flow keys, look each packet up in the exact-match
+ * cache, then in the megaflow classifier, queue misses as upcalls, group the
+ * hits into one sub-batch per flow, run each flow's actions once per
+ * sub-batch, and finally run whatever the actions recirculated.
+ *
+ * A Pipeline holds all per-thread state (keys, EMC, sub-batches, counters),
+ * so each PMD thread has its own; the flow table, ports and upcall queue are
+ * shared with the control side.
+ *
+ * @module
+ */
+
+import type { UserspaceAction } from "./action.ts";
+import {
+  DROP_ACTION_ERROR,
+  DROP_INVALID_PORT,
+  DROP_RECIRC_DEPTH,
+  DROP_SHORT_FRAME,
+  DROP_UPCALL_LOST,
+  newDropCounters,
+} from "./drop_reason.ts";
+import { Emc } from "./emc.ts";
+import type { ExecutionContext } from "./execute/context.ts";
+import { type CompiledActions, executeActions } from "./execute/executor.ts";
+import { extractBatchKeys, extractKey, type KeyExtraction } from "./flow_extract.ts";
+import { KEY_SHIFT, newKeys, W_IN_PORT, W_TCP_FLAGS } from "./flow_key.ts";
+import type { FlowTable } from "./flow_table.ts";
+import { BATCH_SIZE, META_SHIFT, PacketBatch } from "./packet_batch.ts";
+import type { PacketPool } from "./packet_pool.ts";
+import type { PortTable } from "./port_table.ts";
+import type { UpcallQueue } from "./upcall_queue.ts";
+
+/** Marks a packet too short to classify in the per-packet slot array. */
+const SLOT_SHORT = -2;
+
+/** How deep recirculation may nest (OVS's MAX_RECIRC_DEPTH). */
+export const MAX_RECIRC_DEPTH = 6;
+
+/** Indices into {@linkcode Pipeline.counters}. */
+export const C_HIT = 0;
+/** Packets that missed both caches. */
+export const C_MISSED = 1;
+/** Misses (and action upcalls) that could not be queued. */
+export const C_LOST = 2;
+/** Subtables visited for megaflow hits (OVS's n_mask_hit). */
+export const C_MASK_HIT = 3;
+/** Exact-match cache hits. */
+export const C_EMC_HIT = 4;
+/** Megaflow classifier hits. */
+export const C_MEGAFLOW_HIT = 5;
+/** Packets received (first pass only). */
+export const C_RX_PACKETS = 6;
+/** Batches processed (first pass only). */
+export const C_BATCHES = 7;
+/** Packets that went through recirculation. */
+export const C_RECIRCULATED = 8;
+/** Number of pipeline counters. */
+export const COUNTER_COUNT = 9;
+
+/** Options for {@linkcode Pipeline}. */
+export interface PipelineOptions {
+  /** Exact-match cache entries (a power of two); 0 disables the EMC. Default 8192. */
+  emcEntries?: number;
+}
+
+/** One polling thread's pipeline over a shared flow table and port table. */
+export class Pipeline implements ExecutionContext {
+  /** Hit/miss/lost counters, indexed by the C_* constants. */
+  readonly counters: Float64Array = new Float64Array(COUNTER_COUNT);
+  /** Drop counters, indexed by DROP_* constants. */
+  readonly drops: Float64Array = newDropCounters();
+
+  readonly #pool: PacketPool;
+  readonly #flows: FlowTable;
+  readonly #programs: CompiledActions[];
+  readonly #ports: PortTable;
+  readonly #upcalls: UpcallQueue;
+  readonly #emc: Emc | null;
+  readonly #keys: Uint32Array = newKeys(BATCH_SIZE);
+  readonly #maps: Uint32Array = new Uint32Array(BATCH_SIZE * 2);
+  readonly #slotOf: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Sub-batches, one per distinct flow of the batch being processed. */
+  readonly #groups: PacketBatch[] = [];
+  readonly #groupSlot: Int32Array = new Int32Array(BATCH_SIZE);
+  readonly #groupBytes: Float64Array = new Float64Array(BATCH_SIZE);
+  readonly #groupTcpFlags: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Free spare batches lent to the executor (clones, splits). */
+  readonly #spares: PacketBatch[] = [];
+  /** Batches queued for recirculation, each at a depth. */
+  readonly #recircQueue: PacketBatch[] = [];
+  readonly #recircDepth: number[] = [];
+  /** Key of the packet an action upcall is taken from. */
+  readonly #upcallKey: Uint32Array = newKeys(1);
+  /** Reused extraction job for action upcalls (the key is taken after earlier actions). */
+  readonly #upcallJob: KeyExtraction = {
+    bytes: new Uint8Array(0),
+    offset: 0,
+    length: 0,
+    meta: null,
+    metaOffset: 0,
+    key: this.#upcallKey,
+    keyOffset: 0,
+    map: new Uint32Array(2),
+    mapOffset: 0,
+    l3: -1,
+    l4: -1,
+  };
+  #depth = 0;
+
+  /** Creates a pipeline; nothing is polled until {@linkcode processBatch}. */
+  constructor(
+    pool: PacketPool,
+    flows: FlowTable,
+    programs: CompiledActions[],
+    ports: PortTable,
+    upcalls: UpcallQueue,
+    options: PipelineOptions = {},
+  ) {
+    this.#pool = pool;
+    this.#flows = flows;
+    this.#programs = programs;
+    this.#ports = ports;
+    this.#upcalls = upcalls;
+    const emcEntries = options.emcEntries ?? 8192;
+    this.#emc = emcEntries > 0 ? new Emc(emcEntries, flows.generation) : null;
+    for (let i = 0; i < BATCH_SIZE; i++) this.#groups.push(new PacketBatch(pool));
+  }
+
+  /**
+   * Runs the pipeline on a received batch, then on everything it
+   * recirculates. Takes ownership of every packet and empties the batch.
+   */
+  processBatch(batch: PacketBatch): void {
+    this.counters[C_RX_PACKETS] += batch.count;
+    this.counters[C_BATCHES]++;
+    this.#depth = 0;
+    this.#classifyAndExecute(batch);
+    this.#drainRecirculation();
+  }
+
+  #drainRecirculation(): void {
+    while (this.#recircQueue.length > 0) {
+      const next = this.#recircQueue.shift()!;
+      this.#depth = this.#recircDepth.shift()!;
+      this.counters[C_RECIRCULATED] += next.count;
+      this.#classifyAndExecute(next);
+      this.releaseBatch(next);
+    }
+  }
+
+  /**
+   * Runs `program` on a batch (a packet-out, dpif_execute), then whatever it
+   * recirculates. Takes ownership of every packet and empties the batch.
+   */
+  executeBatch(program: CompiledActions, batch: PacketBatch): void {
+    this.#depth = 0;
+    executeActions(program, batch, this);
+    this.#drainRecirculation();
+  }
+
+  /** The EMC, or null when disabled (for stats and tests). */
+  get emc(): Emc | null {
+    return this.#emc;
+  }
+
+  #classifyAndExecute(batch: PacketBatch): void {
+    const keys = this.#keys;
+    const maps = this.#maps;
+    const slotOf = this.#slotOf;
+    const flows = this.#flows;
+    const megaflow = flows.megaflow;
+    const emc = this.#emc;
+    const counters = this.counters;
+    const count = batch.count;
+    const short = extractBatchKeys(batch, keys, maps);
+
+    // Classify: EMC first, then the megaflow classifier; misses upcall.
+    let hits = 0;
+    for (let i = 0; i < count; i++) {
+      if ((short & (1 << i)) !== 0) {
+        slotOf[i] = SLOT_SHORT;
+        continue;
+      }
+      const keyOffset = i << KEY_SHIFT;
+      let slot = -1;
+      let hash = 0;
+      if (emc !== null) {
+        hash = emc.hashKey(keys, keyOffset, maps, i << 1);
+        slot = emc.lookup(keys, keyOffset, maps, i << 1, hash);
+      }
+      if (slot >= 0) {
+        counters[C_EMC_HIT]++;
+      } else {
+        slot = megaflow.lookup(keys, keyOffset);
+        if (slot >= 0) {
+          counters[C_MEGAFLOW_HIT]++;
+          if (emc !== null) emc.insert(keys, keyOffset, maps, i << 1, hash, slot);
+        }
+      }
+      if (slot >= 0) hits++;
+      slotOf[i] = slot;
+    }
+    counters[C_HIT] += hits;
+    counters[C_MASK_HIT] = megaflow.maskHits;
+
+    // Group hits by flow (packet order kept within a flow), summing bytes
+    // and TCP flags for the flow stats on the way. Batches hit few flows, so
+    // a linear scan of the groups beats any index.
+    const groups = this.#groups;
+    const groupSlot = this.#groupSlot;
+    const groupBytes = this.#groupBytes;
+    const groupTcpFlags = this.#groupTcpFlags;
+    let groupCount = 0;
+    for (let i = 0; i < count; i++) {
+      const slot = slotOf[i];
+      if (slot === SLOT_SHORT) {
+        this.#pool.free(batch.handle[i]);
+        this.drops[DROP_SHORT_FRAME]++;
+        continue;
+      }
+      if (slot < 0) {
+        this.#upcallMiss(batch, i);
+        continue;
+      }
+      let g = 0;
+      while (g < groupCount && groupSlot[g] !== slot) g++;
+      if (g === groupCount) {
+        groupSlot[g] = slot;
+        groupBytes[g] = 0;
+        groupTcpFlags[g] = 0;
+        groups[g].count = 0;
+        groupCount++;
+      }
+      groups[g].pushFrom(batch, i);
+      groupBytes[g] += batch.length[i];
+      groupTcpFlags[g] |= keys[(i << KEY_SHIFT) + W_TCP_FLAGS];
+    }
+    batch.count = 0;
+
+    // Execute each flow's actions once for its sub-batch.
+    const now = Date.now();
+    for (let g = 0; g < groupCount; g++) {
+      const slot = groupSlot[g];
+      flows.packets[slot] += groups[g].count;
+      flows.bytes[slot] += groupBytes[g];
+      flows.used[slot] = now;
+      flows.tcpFlags[slot] |= groupTcpFlags[g];
+      executeActions(this.#programs[slot], groups[g], this);
+    }
+  }
+
+  #upcallMiss(batch: PacketBatch, i: number): void {
+    this.counters[C_MISSED]++;
+    const queued = this.#upcalls.enqueueMiss(
+      batch.meta[(i << META_SHIFT) + W_IN_PORT],
+      this.#keys,
+      i << KEY_SHIFT,
+      this.#pool.bytes,
+      batch.offset[i],
+      batch.length[i],
+    );
+    if (!queued) {
+      this.counters[C_LOST]++;
+      this.drops[DROP_UPCALL_LOST]++;
+    }
+    this.#pool.free(batch.handle[i]);
+  }
+
+  // --- ExecutionContext
+
+  /** Transmits a batch on a port; a missing port is a counted drop. */
+  output(port: number, batch: PacketBatch): void {
+    const target = this.#ports.get(port);
+    if (target === undefined) {
+      this.drops[DROP_INVALID_PORT] += batch.count;
+      batch.freeAll();
+      return;
+    }
+    target.transmit(0, batch);
+  }
+
+  /** Queues a batch for another pass, or drops it past the depth limit. */
+  recirculate(batch: PacketBatch): void {
+    if (this.#depth + 1 >= MAX_RECIRC_DEPTH) {
+      this.drops[DROP_RECIRC_DEPTH] += batch.count;
+      batch.freeAll();
+      return;
+    }
+    const copy = this.borrowBatch();
+    for (let i = 0; i < batch.count; i++) copy.pushFrom(batch, i);
+    batch.count = 0;
+    this.#recircQueue.push(copy);
+    this.#recircDepth.push(this.#depth + 1);
+  }
+
+  /** Queues an action upcall for packet i; the packet stays in the batch. */
+  upcall(batch: PacketBatch, i: number, action: UserspaceAction): void {
+    const job = this.#upcallJob;
+    job.bytes = this.#pool.bytes;
+    job.offset = batch.offset[i];
+    job.length = batch.length[i];
+    job.meta = batch.meta;
+    job.metaOffset = i << META_SHIFT;
+    extractKey(job);
+    const queued = this.#upcalls.enqueueAction(
+      batch.meta[(i << META_SHIFT) + W_IN_PORT],
+      this.#upcallKey,
+      0,
+      this.#pool.bytes,
+      batch.offset[i],
+      batch.length[i],
+      action,
+    );
+    if (!queued) {
+      this.counters[C_LOST]++;
+      this.drops[DROP_UPCALL_LOST]++;
+    }
+  }
+
+  /** Counts drops for a reason. */
+  drop(reason: number, count: number): void {
+    this.drops[reason] += count;
+  }
+
+  /** The tunnel type and UDP port of a tunnel vport, or null. */
+  tunnelPort(port: number): { type: "vxlan" | "geneve" | "gre"; dstPort: number } | null {
+    return this.#ports.tunnelInfo(port);
+  }
+
+  /** Lends an empty batch over the pipeline's pool. */
+  borrowBatch(): PacketBatch {
+    const batch = this.#spares.pop() ?? new PacketBatch(this.#pool);
+    batch.count = 0;
+    return batch;
+  }
+
+  /** Returns a lent batch; it must be empty. */
+  releaseBatch(batch: PacketBatch): void {
+    if (batch.count !== 0) {
+      this.drops[DROP_ACTION_ERROR] += batch.count;
+      batch.freeAll();
+    }
+    this.#spares.push(batch);
+  }
+}
