@@ -1,0 +1,208 @@
+/**
+ * The deno-dpif service: restores (or creates) the datapaths, serves the
+ * REST API, optionally runs the learning switch, and stops cleanly on
+ * SIGINT/SIGTERM. Start order: state store, backend, restore, learning
+ * switch, then the listener, so forwarding resumes from the stored state
+ * before any client is answered.
+ *
+ * @module
+ */
+
+import { DatapathRegistry } from "../datapath/registry.ts";
+import { createApp, DPIF_VERSION } from "./app.ts";
+import { type BackendPlan, selectBackend } from "./backend.ts";
+import { ChangeFeed } from "./change_feed.ts";
+import { Control } from "./control.ts";
+import { LearningSwitch } from "./learning_switch.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import {
+  isLoopback,
+  parseServiceArgs,
+  SERVICE_HELP,
+  type ServiceConfig,
+} from "./service_config.ts";
+import { StateStore } from "./state_store.ts";
+
+/** A running service. */
+export interface RunningService {
+  /** The address the API listens on. */
+  hostname: string;
+  /** The port it listens on (the real one when 0 was asked for). */
+  port: number;
+  /** The datapaths. */
+  registry: DatapathRegistry;
+  /** Stops listening, ends streams, closes datapaths, backend and state (idempotent). */
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode startService}. */
+export interface StartOptions {
+  /** Default: JSON lines on stderr at the configured level. */
+  logger?: Logger;
+}
+
+/**
+ * Starts the service.
+ * @throws {Error} when the listen address needs a token and none is
+ *   configured, the token file is unreadable or empty, or the state
+ *   database cannot be opened.
+ */
+export async function startService(
+  config: ServiceConfig,
+  options: StartOptions = {},
+): Promise<RunningService> {
+  const log = options.logger ?? createLogger({ level: config.logLevel, base: { svc: "dpif" } });
+  const token = config.tokenFile === null ? undefined : await readToken(config.tokenFile);
+  if (!isLoopback(config.hostname) && token === undefined) {
+    throw new Error(
+      `refusing to listen on ${config.hostname}: not a loopback address and no --token-file`,
+    );
+  }
+  const store = config.stateDir === null ? undefined : StateStore.open(config.stateDir);
+  const backend = selectBackend({ dpdk: config.dpdk, eal: config.eal });
+  log.info("backend", { type: backend.datapathType, reason: backend.reason });
+  const registry = new DatapathRegistry(backend.datapathOptions);
+  const feed = new ChangeFeed();
+  const shutdown = new AbortController();
+  let learning: LearningSwitch | undefined;
+  try {
+    bringUp(registry, backend, store, log);
+    if (config.learning) {
+      learning = new LearningSwitch({
+        datapath: registry.open(backend.defaultDatapath),
+        logger: log,
+      });
+      learning.start();
+      log.info("learning switch started", { datapath: backend.defaultDatapath });
+    }
+  } catch (error) {
+    registry.closeAll();
+    store?.close();
+    backend.close();
+    throw error;
+  }
+  const app = createApp({
+    registry,
+    store,
+    token,
+    bodyLimit: config.bodyLimit,
+    logger: log,
+    feed,
+    signal: shutdown.signal,
+    info: {
+      version: DPIF_VERSION,
+      datapathType: backend.datapathType,
+      dpdkVersion: backend.dpdkVersion,
+    },
+  });
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: config.hostname,
+    port: config.port,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onError: (error) => {
+      log.error("unhandled request error", { error });
+      return new Response(
+        JSON.stringify({ error: { code: "EIO", message: "internal error" } }),
+        { status: 500, headers: { "content-type": "application/json" } },
+      );
+    },
+  }, app.fetch);
+  const addr = await listening.promise;
+  log.info("listening", { hostname: addr.hostname, port: addr.port, token: token !== undefined });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    hostname: addr.hostname,
+    port: addr.port,
+    registry,
+    stop() {
+      stopping ??= (async () => {
+        log.info("stopping");
+        shutdown.abort();
+        feed.closeAll();
+        await learning?.stop();
+        await server.shutdown();
+        registry.closeAll();
+        store?.close();
+        backend.close();
+        log.info("stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Restores the stored state, or creates (and stores) the defaults on a first start. */
+function bringUp(
+  registry: DatapathRegistry,
+  backend: BackendPlan,
+  store: StateStore | undefined,
+  log: Logger,
+): void {
+  const control = new Control(registry, { store, logger: log });
+  if (store !== undefined && store.isInitialized()) {
+    const counts = control.restore(store.load());
+    log.info("state restored", counts);
+    return;
+  }
+  const dp = backend.defaultDatapath;
+  const createDefaults = () => {
+    control.createDatapath(dp);
+    for (const port of backend.defaultPorts) control.addPort(dp, port);
+    store?.markInitialized();
+  };
+  if (store === undefined) createDefaults();
+  else store.transaction(createDefaults);
+  log.info("defaults created", { datapath: dp, ports: backend.defaultPorts.map((p) => p.name) });
+}
+
+async function readToken(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(`--token-file ${path}: ${(error as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === "" || /\s/.test(token)) {
+    throw new Error(`--token-file ${path}: must hold one token without spaces`);
+  }
+  return token;
+}
+
+/**
+ * Runs the service from command-line flags until SIGINT or SIGTERM; returns
+ * the process exit code (0 after a clean stop, 2 for bad flags, 1 when it
+ * could not start).
+ */
+export async function runService(args: string[]): Promise<number> {
+  let config: ServiceConfig | "help";
+  try {
+    config = parseServiceArgs(args);
+  } catch (error) {
+    console.error(`dpif: ${(error as Error).message}`);
+    return 2;
+  }
+  if (config === "help") {
+    console.log(SERVICE_HELP);
+    return 0;
+  }
+  const log = createLogger({ level: config.logLevel, base: { svc: "dpif" } });
+  let service: RunningService;
+  try {
+    service = await startService(config, { logger: log });
+  } catch (error) {
+    log.error("could not start", { error });
+    return 1;
+  }
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopped.promise;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  await service.stop();
+  return 0;
+}
