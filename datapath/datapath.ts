@@ -17,7 +17,7 @@
 import type { Action } from "./action.ts";
 import { dropCountersToObject } from "./drop_reason.ts";
 import { DpifError } from "./errors.ts";
-import { type CompiledActions, compileActions } from "./execute/executor.ts";
+import { compileActions, type CompiledActions } from "./execute/executor.ts";
 import { META_WORDS, newKeys } from "./flow_key.ts";
 import { FlowTable } from "./flow_table.ts";
 import type { FlowEntry, FlowStats } from "./flow_table.ts";
