@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ActionCursor } from "../datapath/odp/_action_cursor.ts";
+import { OdpScanner } from "../datapath/odp/scanner.ts";
 import {
   buildTunnelHeader,
   decodeTunnelHeader,
@@ -14,7 +14,7 @@ function hex(bytes: Uint8Array): string {
 }
 
 function parseHeader(text: string) {
-  const cursor = new ActionCursor(text);
+  const cursor = new OdpScanner(text);
   const result = parseTunnelHeaderText(cursor);
   assert.equal(cursor.pos, text.length, "the whole header text is consumed");
   return result;

@@ -5,7 +5,7 @@
  * The hash covers the ethertype, the IP addresses, the IP protocol and the
  * TCP/UDP/SCTP ports (not in later fragments); frames that are not IP hash
  * their MAC addresses and ethertype. The mixing is murmur3 as in OVS's
- * lib/hash.h (hash_add / hash_finish), so equal flows always hash equal;
+ * lib/hash.h (hash_add / hash_finish, from datapath/key_hash.ts), so equal flows always hash equal;
  * the values are not bit-identical to OVS's RSS-based ones.
  *
  * Fast path: integers only, no allocation, never throws on packet data.
@@ -13,6 +13,7 @@
  * @module
  */
 
+import { hashAdd, hashFinish } from "../key_hash.ts";
 import {
   ethTypeOffset,
   IPPROTO_SCTP,
@@ -26,27 +27,6 @@ import {
 export const TUNNEL_SRC_PORT_MIN = 32768;
 /** One past the highest (OVS tnl_udp_port_max). */
 export const TUNNEL_SRC_PORT_MAX = 61000;
-
-/** Murmur3 step: mixes 32-bit `data` into `hash`. */
-export function hashAdd(hash: number, data: number): number {
-  let k = Math.imul(data, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  let h = hash ^ k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/** Murmur3 finaliser; returns an unsigned 32-bit hash. */
-export function hashFinish(hash: number, finalValue: number): number {
-  let h = hash ^ finalValue;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Hashes the packet `bytes[start, start + length)` over its 5-tuple with

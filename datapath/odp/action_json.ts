@@ -21,7 +21,7 @@
 
 import type { Action } from "../action.ts";
 import { OdpSyntaxError } from "../errors.ts";
-import { ActionCursor } from "./_action_cursor.ts";
+import { OdpScanner } from "./scanner.ts";
 import { formatSetAction, parseSetAction } from "./_set_action_text.ts";
 import {
   buildTunnelHeader,
@@ -236,7 +236,7 @@ function actionFromJson(item: unknown, path: string): Action {
 
 function setFromJson(o: JsonObject): Action {
   const attribute = o.string("attribute");
-  const cursor = new ActionCursor(`set(${attribute})`, 4);
+  const cursor = new OdpScanner(`set(${attribute})`, 4);
   let action;
   try {
     action = parseSetAction(cursor);

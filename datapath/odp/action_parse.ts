@@ -9,7 +9,7 @@
  */
 
 import type { Action, UserspaceAction } from "../action.ts";
-import { ActionCursor } from "./_action_cursor.ts";
+import { OdpScanner } from "./scanner.ts";
 import { parseSetAction } from "./_set_action_text.ts";
 import { parseTunnelHeaderText } from "./tunnel_header_text.ts";
 
@@ -45,7 +45,7 @@ const UNSUPPORTED = new Set([
  * accepted.
  */
 export function parseActions(text: string): Action[] {
-  const cursor = new ActionCursor(text);
+  const cursor = new OdpScanner(text);
   const actions: Action[] = [];
   for (;;) {
     skipDelimiters(cursor);
@@ -57,16 +57,16 @@ export function parseActions(text: string): Action[] {
   }
 }
 
-function skipDelimiters(cursor: ActionCursor): void {
+function skipDelimiters(cursor: OdpScanner): void {
   while (!cursor.atEnd() && DELIMITERS.includes(cursor.peek())) cursor.pos++;
 }
 
 /** Parses a nested list up to (and consuming) its closing ')'. */
-function parseActionList(cursor: ActionCursor, depth: number, context: string): Action[] {
+function parseActionList(cursor: OdpScanner, depth: number, context: string): Action[] {
   const actions: Action[] = [];
   for (;;) {
     skipDelimiters(cursor);
-    if (cursor.accept(")")) return actions;
+    if (cursor.tryEat(")")) return actions;
     if (cursor.atEnd()) cursor.fail(`unterminated ${context}(...)`);
     actions.push(parseAction(cursor, depth + 1));
     if (cursor.peek() !== ")" && !DELIMITERS.includes(cursor.peek())) {
@@ -75,13 +75,13 @@ function parseActionList(cursor: ActionCursor, depth: number, context: string): 
   }
 }
 
-function parseAction(cursor: ActionCursor, depth: number): Action {
+function parseAction(cursor: OdpScanner, depth: number): Action {
   const start = cursor.pos;
   if (depth >= MAX_NESTING) cursor.fail(`actions nested deeper than ${MAX_NESTING}`);
   if (/[0-9]/.test(cursor.peek())) {
     return { type: "output", port: cursor.readInteger(U32_MAX, "output port") };
   }
-  const name = cursor.readWord();
+  const name = cursor.readOptionalName();
   switch (name) {
     case "output": {
       // Not OVS datapath syntax (it writes bare numbers); accepted as an alias.
@@ -130,7 +130,7 @@ function parseAction(cursor: ActionCursor, depth: number): Action {
   }
 }
 
-function parseParenthesizedInteger(cursor: ActionCursor, max: number, what: string): number {
+function parseParenthesizedInteger(cursor: OdpScanner, max: number, what: string): number {
   cursor.expect("(");
   const value = cursor.readInteger(max, what);
   cursor.expect(")");
@@ -138,10 +138,10 @@ function parseParenthesizedInteger(cursor: ActionCursor, max: number, what: stri
 }
 
 /** `push_vlan([tpid=T,]vid=V,pcp=P[,cfi=C])`, the forms OVS accepts. */
-function parsePushVlan(cursor: ActionCursor): Action {
+function parsePushVlan(cursor: OdpScanner): Action {
   cursor.expect("(");
   let tpid = 0x8100;
-  if (cursor.accept("tpid=")) {
+  if (cursor.tryEat("tpid=")) {
     const tpidPos = cursor.pos;
     tpid = cursor.readInteger(0xffff, "push_vlan tpid");
     if (tpid === 0) cursor.fail("push_vlan tpid must not be 0", tpidPos);
@@ -151,7 +151,7 @@ function parsePushVlan(cursor: ActionCursor): Action {
   const vid = cursor.readInteger(0xfff, "push_vlan vid");
   cursor.expect(",pcp=");
   const pcp = cursor.readInteger(7, "push_vlan pcp");
-  if (cursor.accept(",cfi=")) {
+  if (cursor.tryEat(",cfi=")) {
     const cfiPos = cursor.pos;
     if (cursor.readInteger(U32_MAX, "push_vlan cfi") === 0) {
       cursor.fail("push_vlan cfi=0 is not supported (tags are pushed with CFI set)", cfiPos);
@@ -162,7 +162,7 @@ function parsePushVlan(cursor: ActionCursor): Action {
 }
 
 /** `tnl_push(tnl_port(N),header(...),out_port(M))`. */
-function parseTunnelPush(cursor: ActionCursor): Action {
+function parseTunnelPush(cursor: OdpScanner): Action {
   cursor.expect("(tnl_port(");
   const tunnelPort = cursor.readInteger(U32_MAX, "tnl_port");
   cursor.expect("),");
@@ -174,7 +174,7 @@ function parseTunnelPush(cursor: ActionCursor): Action {
 }
 
 /** `userspace(pid=N[,userdata(HEX)][,actions][,tunnel_out_port=N])`. */
-function parseUserspace(cursor: ActionCursor): Action {
+function parseUserspace(cursor: OdpScanner): Action {
   cursor.expect("(pid=");
   const action: UserspaceAction = {
     type: "userspace",
@@ -191,7 +191,7 @@ function parseUserspace(cursor: ActionCursor): Action {
       );
     }
   }
-  if (cursor.accept(",userdata(")) {
+  if (cursor.tryEat(",userdata(")) {
     const hexPos = cursor.pos;
     const hex = cursor.readUntil(")");
     if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
@@ -202,8 +202,8 @@ function parseUserspace(cursor: ActionCursor): Action {
     action.userdata = bytes;
     cursor.expect(")");
   }
-  if (cursor.accept(",actions")) action.actions = true;
-  if (cursor.accept(",tunnel_out_port=")) {
+  if (cursor.tryEat(",actions")) action.actions = true;
+  if (cursor.tryEat(",tunnel_out_port=")) {
     action.tunnelOutPort = cursor.readInteger(U32_MAX, "tunnel_out_port");
   }
   cursor.expect(")", "userspace(...)");
@@ -211,10 +211,10 @@ function parseUserspace(cursor: ActionCursor): Action {
 }
 
 /** `hash(l4(BASIS))` or `hash(sym_l4(BASIS))`. */
-function parseHash(cursor: ActionCursor): Action {
+function parseHash(cursor: OdpScanner): Action {
   cursor.expect("(");
   const algorithmPos = cursor.pos;
-  const algorithm = cursor.readWord();
+  const algorithm = cursor.readOptionalName();
   if (algorithm !== "l4" && algorithm !== "sym_l4") {
     cursor.fail(`unsupported hash algorithm '${algorithm}' (l4 or sym_l4)`, algorithmPos);
   }
@@ -224,7 +224,7 @@ function parseHash(cursor: ActionCursor): Action {
 }
 
 /** `push_mpls(label=L,tc=T,ttl=N,bos=B,eth_type=0x8847)`, as OVS prints it. */
-function parsePushMpls(cursor: ActionCursor): Action {
+function parsePushMpls(cursor: OdpScanner): Action {
   cursor.expect("(label=");
   const label = cursor.readInteger(0xfffff, "push_mpls label");
   cursor.expect(",tc=");
@@ -244,7 +244,7 @@ function parsePushMpls(cursor: ActionCursor): Action {
 }
 
 /** `check_pkt_len(size=N,gt(ACTIONS),le(ACTIONS))`; `drop` as a branch means no actions. */
-function parseCheckPktLen(cursor: ActionCursor, depth: number): Action {
+function parseCheckPktLen(cursor: OdpScanner, depth: number): Action {
   cursor.expect("(size=");
   const size = cursor.readInteger(0xffff, "check_pkt_len size");
   cursor.expect(",gt(");
@@ -255,7 +255,7 @@ function parseCheckPktLen(cursor: ActionCursor, depth: number): Action {
   return { type: "check_pkt_len", size, greater, lessEqual };
 }
 
-function parseBranch(cursor: ActionCursor, depth: number): Action[] {
-  if (cursor.accept("drop)")) return [];
+function parseBranch(cursor: OdpScanner, depth: number): Action[] {
+  if (cursor.tryEat("drop)")) return [];
   return parseActionList(cursor, depth, "check_pkt_len branch");
 }

@@ -313,3 +313,26 @@ export const GENEVE_LEN = field("geneve_len", "dec", [[K.W_TUN_OPTS_LEN, 0, 32]]
 export function geneveByte(i: number): FieldSpec {
   return field("geneve", "hex", [[K.W_TUN_OPTS + (i >> 2), 24 - 8 * (i & 3), 8]]);
 }
+
+/** Attributes with a single unnamed value, and the field each one sets (text and JSON readers). */
+export const SINGLE_ATTRIBUTES: Readonly<Record<string, FieldSpec>> = {
+  skb_priority: SKB_PRIORITY,
+  skb_mark: SKB_MARK,
+  recirc_id: RECIRC_ID,
+  dp_hash: DP_HASH,
+  in_port: IN_PORT,
+};
+/** Attributes made of `name=value` fields (text and JSON readers). */
+export const FIELD_ATTRIBUTES: Readonly<Record<string, readonly FieldSpec[]>> = {
+  eth: ETH_FIELDS,
+  mpls: MPLS_FIELDS,
+  ipv4: IPV4_FIELDS,
+  ipv6: IPV6_FIELDS,
+  tcp: PORT_FIELDS,
+  udp: PORT_FIELDS,
+  sctp: PORT_FIELDS,
+  icmp: ICMP_FIELDS,
+  icmpv6: ICMP_FIELDS,
+  arp: ARP_FIELDS,
+  nd: ND_FIELDS,
+};

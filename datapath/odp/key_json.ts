@@ -86,26 +86,9 @@ function valueToJson(kind: F.FieldKind, value: bigint, asMask: boolean): unknown
   return kind === "dec" ? Number(value) : F.formatValue(kind, value, asMask);
 }
 
-const SINGLE: Record<string, F.FieldSpec> = {
-  skb_priority: F.SKB_PRIORITY,
-  skb_mark: F.SKB_MARK,
-  recirc_id: F.RECIRC_ID,
-  dp_hash: F.DP_HASH,
-  in_port: F.IN_PORT,
-  tcp_flags: F.TCP_FLAGS,
-};
+const SINGLE: Record<string, F.FieldSpec> = { ...F.SINGLE_ATTRIBUTES, tcp_flags: F.TCP_FLAGS };
 const STRUCTS: Record<string, readonly F.FieldSpec[]> = {
-  eth: F.ETH_FIELDS,
-  mpls: F.MPLS_FIELDS,
-  ipv4: F.IPV4_FIELDS,
-  ipv6: F.IPV6_FIELDS,
-  tcp: F.PORT_FIELDS,
-  udp: F.PORT_FIELDS,
-  sctp: F.PORT_FIELDS,
-  icmp: F.ICMP_FIELDS,
-  icmpv6: F.ICMP_FIELDS,
-  arp: F.ARP_FIELDS,
-  nd: F.ND_FIELDS,
+  ...F.FIELD_ATTRIBUTES,
   tunnel: [...F.TUNNEL_FIELDS, F.TUN_FLAGS],
 };
 

@@ -23,27 +23,9 @@ import { OdpScanner, parseUnsigned } from "./scanner.ts";
 export type { FlowMatch } from "./key_build.ts";
 
 /** Attributes with a single unnamed value, and the field each one sets. */
-const SINGLE: Record<string, F.FieldSpec> = {
-  skb_priority: F.SKB_PRIORITY,
-  skb_mark: F.SKB_MARK,
-  recirc_id: F.RECIRC_ID,
-  dp_hash: F.DP_HASH,
-  in_port: F.IN_PORT,
-};
+const SINGLE = F.SINGLE_ATTRIBUTES;
 /** Attributes made of `name=value` fields. */
-const STRUCTS: Record<string, readonly F.FieldSpec[]> = {
-  eth: F.ETH_FIELDS,
-  mpls: F.MPLS_FIELDS,
-  ipv4: F.IPV4_FIELDS,
-  ipv6: F.IPV6_FIELDS,
-  tcp: F.PORT_FIELDS,
-  udp: F.PORT_FIELDS,
-  sctp: F.PORT_FIELDS,
-  icmp: F.ICMP_FIELDS,
-  icmpv6: F.ICMP_FIELDS,
-  arp: F.ARP_FIELDS,
-  nd: F.ND_FIELDS,
-};
+const STRUCTS = F.FIELD_ATTRIBUTES;
 /** OVS attributes accepted only when every packet of this datapath satisfies them. */
 const TRIVIAL_IF_ZERO: Record<string, number> = {
   ct_state: 32,

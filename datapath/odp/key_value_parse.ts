@@ -47,18 +47,21 @@ export function parseOneValue(s: OdpScanner, spec: FieldSpec): bigint {
     case "tun_flags":
       return s.readNumber(spec.width, describe(spec.kind));
     case "ipv4": {
-      const v = parseIpv4(s.readWord("an IPv4 address"));
-      if (v === null) s.fail("bad IPv4 address", start);
+      const word = s.readWord("an IPv4 address");
+      const v = parseIpv4(word);
+      if (v === null) s.fail(`bad IPv4 address ('${word}' is not an IPv4 address)`, start);
       return BigInt(v);
     }
     case "ipv6": {
-      const w = parseIpv6(s.readWord("an IPv6 address"));
-      if (w === null) s.fail("bad IPv6 address", start);
+      const word = s.readWord("an IPv6 address");
+      const w = parseIpv6(word);
+      if (w === null) s.fail(`bad IPv6 address ('${word}' is not an IPv6 address)`, start);
       return (BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3]);
     }
     case "mac": {
-      const m = parseMac(s.readWord("a MAC address"));
-      if (m === null) s.fail("bad MAC address", start);
+      const word = s.readWord("a MAC address");
+      const m = parseMac(word);
+      if (m === null) s.fail(`bad MAC address ('${word}' is not a MAC address)`, start);
       return (BigInt(m.hi) << 16n) | BigInt(m.lo);
     }
     case "frag": {
@@ -89,7 +92,7 @@ export function parseFlags(s: OdpScanner, kind: "tcp_flags" | "tun_flags", width
       const start = s.pos;
       const name = readFlagName(s);
       const entry = table.find(([n]) => n === name);
-      if (!entry) s.fail(`unknown flag '${name}'`, start);
+      if (!entry) s.fail(unknownFlag(kind, name), start);
       if ((mask & entry[1]) !== 0) s.fail(`flag '${name}' given twice`, start);
       mask |= entry[1];
       if (set) value |= entry[1];
@@ -115,11 +118,16 @@ export function parseFlags(s: OdpScanner, kind: "tcp_flags" | "tun_flags", width
       value |= v;
     } else {
       const entry = table.find(([n]) => n === word);
-      if (!entry) s.fail(`unknown flag '${word}'`, start);
+      if (!entry) s.fail(unknownFlag(kind, word), start);
       value |= BigInt(entry[1]);
     }
     if (!s.tryEat("|")) return { value, mask: full };
   }
+}
+
+function unknownFlag(kind: "tcp_flags" | "tun_flags", name: string): string {
+  if (kind === "tcp_flags") return `unknown flag '${name}'`;
+  return `unknown flag '${name}' (unknown tunnel flag: oam, df, csum or key)`;
 }
 
 function readFlagName(s: OdpScanner): string {

@@ -143,3 +143,52 @@ function parseGroups(text: string): number[] | null {
   if (!parts.every((p) => HEX_GROUP.test(p))) return null;
   return parts.map((p) => parseInt(p, 16));
 }
+
+/**
+ * Byte forms for header templates (tunnel headers): each parser throws
+ * RangeError `'text' is not a ... address` instead of returning null.
+ */
+
+/** Parses a MAC address into its 6 bytes. Throws RangeError if malformed. */
+export function macBytes(text: string): Uint8Array {
+  const mac = parseMac(text);
+  if (mac === null) throw new RangeError(`'${text}' is not a MAC address`);
+  const { hi, lo } = mac;
+  return Uint8Array.of(
+    hi >>> 24,
+    (hi >>> 16) & 0xff,
+    (hi >>> 8) & 0xff,
+    hi & 0xff,
+    lo >>> 8,
+    lo & 0xff,
+  );
+}
+
+/** Parses a dotted-quad IPv4 address into its 32-bit value. Throws RangeError if malformed. */
+export function ipv4Value(text: string): number {
+  const value = parseIpv4(text);
+  if (value === null) throw new RangeError(`'${text}' is not an IPv4 address`);
+  return value;
+}
+
+/** Parses an IPv6 address into its 16 bytes. Throws RangeError if malformed. */
+export function ipv6Bytes(text: string): Uint8Array {
+  const words = parseIpv6(text);
+  if (words === null) throw new RangeError(`'${text}' is not an IPv6 address`);
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < 4; i++) view.setUint32(4 * i, words[i]);
+  return bytes;
+}
+
+/** Formats the first 6 bytes of `bytes` as a MAC address. */
+export function formatMacBytes(bytes: Uint8Array): string {
+  const hi = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+  return formatMac(hi, (bytes[4] << 8) | bytes[5]);
+}
+
+/** Formats the first 16 bytes of `bytes` as an IPv6 address (as `inet_ntop`). */
+export function formatIpv6Bytes(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  return formatIpv6([0, 4, 8, 12].map((at) => view.getUint32(at)));
+}

@@ -8,7 +8,9 @@
  * - attributes look like `name(...)`; names are `[A-Za-z0-9_]+`;
  * - a "word" is a maximal run of characters other than whitespace and
  *   `,()/{}=|+`: numbers, addresses and flag names are words;
- * - numbers are decimal or `0x` hexadecimal (C octal is refused);
+ * - numbers are decimal or `0x` hexadecimal (C octal is refused), except
+ *   where actions use `%i` (readInteger: octal accepted, as OVS's
+ *   `ovs_scan`) or `0x%x` (readHex);
  * - between top-level items, any of `, \t\r\n` may appear.
  *
  * @example
@@ -67,9 +69,12 @@ export class OdpScanner {
     return true;
   }
 
-  /** Consumes `s` or throws an OdpSyntaxError "expected 's'" at the cursor. */
-  expect(s: string): void {
-    if (!this.tryEat(s)) this.fail(`expected '${s}'`);
+  /**
+   * Consumes `s` or throws an OdpSyntaxError "expected 's'" at the cursor,
+   * with " in `context`" appended when a context is given.
+   */
+  expect(s: string, context?: string): void {
+    if (!this.tryEat(s)) this.fail(`expected '${s}'${context ? ` in ${context}` : ""}`);
   }
 
   /** Skips spaces, tabs and newlines. */
@@ -118,6 +123,52 @@ export class OdpScanner {
     if (value === null) this.fail(`bad number (expected ${what})`, start);
     if (value >> BigInt(bits) !== 0n) this.fail(`number out of range for ${bits} bits`, start);
     return value;
+  }
+
+  /**
+   * Reads an unsigned integer in C `%i` form (decimal, `0x` hex, or octal
+   * with a leading 0), as action arguments are scanned by OVS's `ovs_scan`,
+   * no larger than `max`. Throws if none is there or it is too big.
+   */
+  readInteger(max: number, what: string): number {
+    const start = this.pos;
+    const match = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/.exec(this.text.slice(start));
+    if (match === null) this.fail(`expected a number for ${what}`);
+    const digits = match[1];
+    let value: number;
+    if (digits.length > 1 && (digits[1] === "x" || digits[1] === "X")) {
+      value = parseInt(digits.slice(2), 16);
+    } else if (digits.length > 1 && digits[0] === "0") {
+      value = parseInt(digits, 8);
+    } else {
+      value = Number(digits);
+    }
+    if (!(value <= max)) this.fail(`${what} out of range (max ${max})`, start);
+    this.pos += digits.length;
+    return value;
+  }
+
+  /** Reads `0x` followed by hex digits (OVS `0x%x` fields), at most `max`. */
+  readHex(max: number, what: string): number {
+    const start = this.pos;
+    const match = /^0[xX]([0-9a-fA-F]+)/.exec(this.text.slice(start));
+    if (match === null) this.fail(`expected 0x-prefixed hex for ${what}`);
+    const value = parseInt(match[1], 16);
+    if (!(value <= max)) this.fail(`${what} out of range (max 0x${max.toString(16)})`, start);
+    this.pos += match[0].length;
+    return value;
+  }
+
+  /** Reads characters up to (not including) one of `stops` or the end; may return "". */
+  readUntil(stops: string): string {
+    const start = this.pos;
+    while (this.pos < this.text.length && !stops.includes(this.text[this.pos])) this.pos++;
+    return this.text.slice(start, this.pos);
+  }
+
+  /** Reads a name (`[A-Za-z0-9_]*`) like readName, but returns "" instead of throwing. */
+  readOptionalName(): string {
+    return NAME_CHAR.test(this.peek()) ? this.readName() : "";
   }
 
   /** The token starting at `pos`, for error messages ("" at the end of the text). */
