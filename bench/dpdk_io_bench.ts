@@ -79,8 +79,13 @@ function udpFlows(count: number): Uint8Array[] {
   return frames;
 }
 
-/** dpdk-testpmd io forwarding (as /work/shared/peers/testpmd_io.sh runs it); Mpps or null. */
-async function runTestpmd(pcap: string, seconds: number): Promise<number | null> {
+/**
+ * dpdk-testpmd io forwarding of a pcap replay into net_null for `seconds`
+ * (as /work/shared/peers/testpmd_io.sh runs it, lcores 0,1); Mpps, or null
+ * when testpmd is missing or printed no statistics. Also used by
+ * dpdk_datapath_bench.ts.
+ */
+export async function runTestpmd(pcap: string, seconds: number): Promise<number | null> {
   const prefix = `dpif_tpbench_${Deno.pid}`;
   let child: Deno.ChildProcess;
   try {
