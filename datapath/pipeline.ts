@@ -29,11 +29,25 @@ import { KEY_SHIFT, newKeys, W_IN_PORT, W_TCP_FLAGS } from "./flow_key.ts";
 import type { FlowTable } from "./flow_table.ts";
 import { BATCH_SIZE, META_SHIFT, PacketBatch } from "./packet_batch.ts";
 import type { PacketPool } from "./packet_pool.ts";
+import { emptyPortStats, type Port } from "./port.ts";
 import type { PortTable } from "./port_table.ts";
 import type { UpcallQueue } from "./upcall_queue.ts";
 
 /** Marks a packet too short to classify in the per-packet slot array. */
 const SLOT_SHORT = -2;
+
+/** Placeholder for an unused tx slot, so no closed port is kept alive. */
+const NO_PORT: Port = {
+  name: "",
+  type: "none",
+  options: {},
+  portNo: -1,
+  rxQueues: 0,
+  receive: () => 0,
+  transmit: (_queue, batch) => batch.freeAll(),
+  stats: emptyPortStats,
+  close: () => {},
+};
 
 /** How deep recirculation may nest (OVS's MAX_RECIRC_DEPTH). */
 export const MAX_RECIRC_DEPTH = 6;
@@ -86,11 +100,19 @@ export class Pipeline implements ExecutionContext {
   readonly #groupSlot: Int32Array = new Int32Array(BATCH_SIZE);
   readonly #groupBytes: Float64Array = new Float64Array(BATCH_SIZE);
   readonly #groupTcpFlags: Int32Array = new Int32Array(BATCH_SIZE);
+  /** Per flow slot: the epoch of the pass that last grouped it, and its group. */
+  readonly #markEpoch: Uint32Array;
+  readonly #markGroup: Uint8Array;
+  #epoch = 0;
   /** Free spare batches lent to the executor (clones, splits). */
   readonly #spares: PacketBatch[] = [];
   /** Batches queued for recirculation, each at a depth. */
   readonly #recircQueue: PacketBatch[] = [];
   readonly #recircDepth: number[] = [];
+  /** Ports with queued output this pass, and their tx batches. */
+  readonly #txPorts: Port[] = [];
+  readonly #txBatches: PacketBatch[] = [];
+  #txCount = 0;
   /** Key of the packet an action upcall is taken from. */
   readonly #upcallKey: Uint32Array = newKeys(1);
   /** Reused extraction job for action upcalls (the key is taken after earlier actions). */
@@ -121,6 +143,8 @@ export class Pipeline implements ExecutionContext {
     this.#pool = pool;
     this.#flows = flows;
     this.#programs = programs;
+    this.#markEpoch = new Uint32Array(flows.maxFlows);
+    this.#markGroup = new Uint8Array(flows.maxFlows);
     this.#ports = ports;
     this.#upcalls = upcalls;
     const emcEntries = options.emcEntries ?? 8192;
@@ -138,6 +162,7 @@ export class Pipeline implements ExecutionContext {
     this.#depth = 0;
     this.#classifyAndExecute(batch);
     this.#drainRecirculation();
+    this.flushTx();
   }
 
   #drainRecirculation(): void {
@@ -158,6 +183,7 @@ export class Pipeline implements ExecutionContext {
     this.#depth = 0;
     executeActions(program, batch, this);
     this.#drainRecirculation();
+    this.flushTx();
   }
 
   /** The EMC, or null when disabled (for stats and tests). */
@@ -205,13 +231,40 @@ export class Pipeline implements ExecutionContext {
     counters[C_HIT] += hits;
     counters[C_MASK_HIT] = megaflow.maskHits;
 
+    // Fast path: the whole batch hit one flow (a burst of one flow, or
+    // recirculated packets): run its actions on the batch itself, no copy.
+    const firstSlot = slotOf[0];
+    if (hits === count && firstSlot >= 0) {
+      let uniform = true;
+      for (let i = 1; i < count; i++) {
+        if (slotOf[i] !== firstSlot) {
+          uniform = false;
+          break;
+        }
+      }
+      if (uniform) {
+        let bytes = 0;
+        let tcpFlags = 0;
+        for (let i = 0; i < count; i++) {
+          bytes += batch.length[i];
+          tcpFlags |= keys[(i << KEY_SHIFT) + W_TCP_FLAGS];
+        }
+        this.#account(firstSlot, count, bytes, tcpFlags, Date.now());
+        executeActions(this.#programs[firstSlot], batch, this);
+        return;
+      }
+    }
+
     // Group hits by flow (packet order kept within a flow), summing bytes
-    // and TCP flags for the flow stats on the way. Batches hit few flows, so
-    // a linear scan of the groups beats any index.
+    // and TCP flags for the flow stats on the way. A slot finds its group in
+    // O(1) through per-slot marks stamped with this pass's epoch.
     const groups = this.#groups;
     const groupSlot = this.#groupSlot;
     const groupBytes = this.#groupBytes;
     const groupTcpFlags = this.#groupTcpFlags;
+    const markEpoch = this.#markEpoch;
+    const markGroup = this.#markGroup;
+    const epoch = this.#epoch = (this.#epoch + 1) >>> 0 || 1;
     let groupCount = 0;
     for (let i = 0; i < count; i++) {
       const slot = slotOf[i];
@@ -224,14 +277,17 @@ export class Pipeline implements ExecutionContext {
         this.#upcallMiss(batch, i);
         continue;
       }
-      let g = 0;
-      while (g < groupCount && groupSlot[g] !== slot) g++;
-      if (g === groupCount) {
+      let g: number;
+      if (markEpoch[slot] === epoch) {
+        g = markGroup[slot];
+      } else {
+        g = groupCount++;
+        markEpoch[slot] = epoch;
+        markGroup[slot] = g;
         groupSlot[g] = slot;
         groupBytes[g] = 0;
         groupTcpFlags[g] = 0;
         groups[g].count = 0;
-        groupCount++;
       }
       groups[g].pushFrom(batch, i);
       groupBytes[g] += batch.length[i];
@@ -243,12 +299,18 @@ export class Pipeline implements ExecutionContext {
     const now = Date.now();
     for (let g = 0; g < groupCount; g++) {
       const slot = groupSlot[g];
-      flows.packets[slot] += groups[g].count;
-      flows.bytes[slot] += groupBytes[g];
-      flows.used[slot] = now;
-      flows.tcpFlags[slot] |= groupTcpFlags[g];
+      this.#account(slot, groups[g].count, groupBytes[g], groupTcpFlags[g], now);
       executeActions(this.#programs[slot], groups[g], this);
     }
+  }
+
+  /** Adds one sub-batch to its flow's stats. */
+  #account(slot: number, packets: number, bytes: number, tcpFlags: number, now: number): void {
+    const flows = this.#flows;
+    flows.packets[slot] += packets;
+    flows.bytes[slot] += bytes;
+    flows.used[slot] = now;
+    flows.tcpFlags[slot] |= tcpFlags;
   }
 
   #upcallMiss(batch: PacketBatch, i: number): void {
@@ -270,7 +332,13 @@ export class Pipeline implements ExecutionContext {
 
   // --- ExecutionContext
 
-  /** Transmits a batch on a port; a missing port is a counted drop. */
+  /**
+   * Queues a batch for transmission on a port; a missing port is a counted
+   * drop. Like OVS's per-port output batches, packets wait in a per-port tx
+   * batch until it fills or the pass ends ({@linkcode flushTx}), so a batch
+   * of many small flows costs one transmit per port, not one per flow. A
+   * large batch meeting an empty queue is sent at once, without a copy.
+   */
   output(port: number, batch: PacketBatch): void {
     const target = this.#ports.get(port);
     if (target === undefined) {
@@ -278,7 +346,33 @@ export class Pipeline implements ExecutionContext {
       batch.freeAll();
       return;
     }
-    target.transmit(0, batch);
+    let t = 0;
+    while (t < this.#txCount && this.#txPorts[t] !== target) t++;
+    if (t === this.#txCount) {
+      if (batch.count >= BATCH_SIZE / 2) {
+        target.transmit(0, batch);
+        return;
+      }
+      this.#txCount++;
+      this.#txPorts[t] = target;
+      if (this.#txBatches.length === t) this.#txBatches.push(new PacketBatch(this.#pool));
+    }
+    const pending = this.#txBatches[t];
+    for (let i = 0; i < batch.count; i++) {
+      if (pending.count === BATCH_SIZE) target.transmit(0, pending);
+      pending.pushFrom(batch, i);
+    }
+    batch.count = 0;
+  }
+
+  /** Transmits every queued output batch; the end of each pass calls it. */
+  flushTx(): void {
+    for (let t = 0; t < this.#txCount; t++) {
+      const pending = this.#txBatches[t];
+      if (pending.count > 0) this.#txPorts[t].transmit(0, pending);
+      this.#txPorts[t] = NO_PORT;
+    }
+    this.#txCount = 0;
   }
 
   /** Queues a batch for another pass, or drops it past the depth limit. */
