@@ -2,18 +2,21 @@
  * The backend hook: given the service configuration, decides what the
  * datapath runs on and which datapath and ports exist on a first start.
  *
- * Today this is always the in-memory `dummy` backend: datapath `dp0` with
- * dummy ports `p1` (port 1) and `p2` (port 2). The DPDK backend plugs in
- * here (in {@linkcode selectBackend}): when DPDK is present and `--no-dpdk`
- * is not given, initialise EAL with `config.eal`, register the `dpdk` port
- * type, and return its pool, default ports, version and a `close` that
- * stops the ports and cleans EAL up.
+ * With DPDK present and no `--no-dpdk`: the DPDK backend (api/dpdk_backend.ts:
+ * EAL, an mbuf pool, `dpdk` ports p1 and p2 on loopback net_ring devices,
+ * PMD Worker threads). Otherwise, or when EAL fails to start, the in-memory
+ * `dummy` backend: datapath `dp0` with dummy ports `p1` (port 1) and `p2`
+ * (port 2), and `reason` says plainly why.
  *
  * @module
  */
 
 import type { DatapathOptions } from "../datapath/datapath.ts";
+import type { PmdControl } from "../datapath/pmd_control.ts";
+import type { DatapathRegistry } from "../datapath/registry.ts";
+import { dpdkAvailability } from "../ffi/loader.ts";
 import type { PortRequest } from "./control.ts";
+import { dpdkBackend } from "./dpdk_backend.ts";
 
 /** What the backend hook is given (a part of the service configuration). */
 export interface BackendConfig {
@@ -37,6 +40,12 @@ export interface BackendPlan {
   defaultPorts: PortRequest[];
   /** Why this backend was chosen, for the log. */
   reason: string;
+  /** Starts what runs once the datapaths exist (the PMD threads). */
+  start?(registry: DatapathRegistry): Promise<void>;
+  /** The datapaths' PMD threads, when the backend runs them (after start). */
+  readonly pmdControl?: PmdControl;
+  /** Stops what {@linkcode start} started (before the datapaths close). */
+  stop?(): Promise<void>;
   /** Releases what the backend set up (after every datapath is closed). */
   close(): void;
 }
@@ -49,10 +58,17 @@ export const DEFAULT_DATAPATH = "dp0";
  * that fails to initialise should fall back to dummy and say why in `reason`.
  */
 export function selectBackend(config: BackendConfig): BackendPlan {
-  const reason = config.dpdk
-    ? "the DPDK backend is not plugged in yet: dummy ports"
-    : "--no-dpdk: dummy ports";
-  return dummyBackend(reason);
+  if (!config.dpdk) return dummyBackend("--no-dpdk: dummy ports");
+  const availability = dpdkAvailability();
+  if (!availability.available) {
+    return dummyBackend(`DPDK is not usable (${availability.reason}): dummy ports`);
+  }
+  try {
+    return dpdkBackend(config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return dummyBackend(`DPDK failed to start (${message}): dummy ports`);
+  }
 }
 
 /** The in-memory backend: dp0 with dummy ports p1 and p2. */

@@ -67,6 +67,13 @@ export async function startService(
   let learning: LearningSwitch | undefined;
   try {
     bringUp(registry, backend, store, log);
+    if (backend.start !== undefined) {
+      await backend.start(registry);
+      log.info("pmd threads started", {
+        datapath: backend.defaultDatapath,
+        threads: backend.pmdControl?.get(backend.defaultDatapath)?.threads ?? 0,
+      });
+    }
     if (config.learning) {
       learning = new LearningSwitch({
         datapath: registry.open(backend.defaultDatapath),
@@ -76,6 +83,7 @@ export async function startService(
       log.info("learning switch started", { datapath: backend.defaultDatapath });
     }
   } catch (error) {
+    await backend.stop?.();
     registry.closeAll();
     store?.close();
     backend.close();
@@ -123,6 +131,7 @@ export async function startService(
         feed.closeAll();
         await learning?.stop();
         await server.shutdown();
+        await backend.stop?.();
         registry.closeAll();
         store?.close();
         backend.close();

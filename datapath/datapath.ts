@@ -18,7 +18,7 @@ import type { Action } from "./action.ts";
 import { dropCountersToObject } from "./drop_reason.ts";
 import { DpifError } from "./errors.ts";
 import { compileActions, type CompiledActions } from "./execute/executor.ts";
-import { META_WORDS, newKeys } from "./flow_key.ts";
+import { KEY_WORDS, META_WORDS, newKeys } from "./flow_key.ts";
 import { FlowTable } from "./flow_table.ts";
 import type { FlowEntry, FlowStats } from "./flow_table.ts";
 import { MemoryPool } from "./memory_pool.ts";
@@ -129,6 +129,24 @@ export type OperationResult =
   | { ok: true; result: unknown }
   | { ok: false; error: { code: string; message: string } };
 
+/**
+ * A change to the flow table, as {@linkcode Datapath.onFlowChange} reports it
+ * (for PMD threads keeping a replica). `key` is masked; `generation` is the
+ * slot's generation while this flow holds it.
+ */
+export type FlowChange =
+  | {
+    op: "put";
+    slot: number;
+    generation: number;
+    key: Uint32Array;
+    mask: Uint32Array;
+    actions: Action[];
+  }
+  | { op: "del"; slot: number }
+  | { op: "flush" }
+  | { op: "upcalls"; enabled: boolean };
+
 /** One datapath and everything it owns. */
 export class Datapath {
   /** The datapath's name; also its local port's name. */
@@ -145,6 +163,8 @@ export class Datapath {
   readonly pipeline: Pipeline;
   readonly #programs: CompiledActions[] = [];
   readonly #rxBatch: PacketBatch;
+  readonly #flowListeners = new Set<(change: FlowChange) => void>();
+  readonly #polledElsewhere = new Set<number>();
 
   /** Creates a datapath with its local port 0. */
   constructor(name: string, options: DatapathOptions = {}) {
@@ -232,6 +252,14 @@ export class Datapath {
       zeroStats: request.zeroStats ?? false,
     });
     this.#programs[result.slot] = program;
+    if (this.#flowListeners.size > 0) {
+      const key = new Uint32Array(KEY_WORDS);
+      const mask = new Uint32Array(KEY_WORDS);
+      this.flows.megaflow.readKey(result.slot, key, 0);
+      this.flows.megaflow.readMask(result.slot, mask, 0);
+      const generation = this.flows.generation[result.slot];
+      this.#notify({ op: "put", slot: result.slot, generation, key, mask, actions });
+    }
     return { ufid: result.ufid, created: result.created, previous: result.previous };
   }
 
@@ -242,12 +270,41 @@ export class Datapath {
 
   /** Deletes a flow and returns its final stats (ENOENT if absent). */
   deleteFlow(ufid: string): FlowStats {
-    return this.flows.delete(parseUfid(ufid));
+    const words = parseUfid(ufid);
+    const slot = this.flows.slotOf(words);
+    const stats = this.flows.delete(words);
+    this.#notify({ op: "del", slot });
+    return stats;
   }
 
   /** Deletes every flow; returns how many there were. */
   flushFlows(): number {
-    return this.flows.flush();
+    const count = this.flows.flush();
+    this.#notify({ op: "flush" });
+    return count;
+  }
+
+  /**
+   * Calls `listener` after every flow put, delete and flush, and every
+   * upcall switch, made through this class (PMD threads keep their replicas with it). Returns a function
+   * that removes the listener. A listener must not throw.
+   */
+  onFlowChange(listener: (change: FlowChange) => void): () => void {
+    this.#flowListeners.add(listener);
+    return () => this.#flowListeners.delete(listener);
+  }
+
+  #notify(change: FlowChange): void {
+    for (const listener of this.#flowListeners) listener(change);
+  }
+
+  /**
+   * Marks a port as polled by another thread (a PMD), so {@linkcode poll}
+   * leaves its rx queues alone; `false` gives them back.
+   */
+  setPolledElsewhere(portNo: number, elsewhere: boolean): void {
+    if (elsewhere) this.#polledElsewhere.add(portNo);
+    else this.#polledElsewhere.delete(portNo);
   }
 
   /** One page of a flow dump; pass `next` back as the cursor for the following page. */
@@ -265,6 +322,7 @@ export class Datapath {
   poll(): number {
     let received = 0;
     for (const port of this.ports.dump()) {
+      if (this.#polledElsewhere.has(port.portNo)) continue;
       for (let q = 0; q < port.rxQueues; q++) {
         const batch = this.#rxBatch;
         batch.count = 0;
@@ -340,6 +398,7 @@ export class Datapath {
   /** Enables or disables upcalls (while disabled, misses count as lost). */
   setUpcallsEnabled(enabled: boolean): void {
     this.upcalls.setEnabled(enabled);
+    this.#notify({ op: "upcalls", enabled });
   }
 
   /** The datapath's statistics. */

@@ -1,0 +1,61 @@
+/**
+ * PMD threads of a datapath: `GET /v1/datapaths/{dp}/pmd` (per-thread
+ * stats as pmd-stats-show: packets, batches, time per packet, EMC and
+ * megaflow hits, misses, busy and idle time; and the latest flow-update
+ * delay), `PUT` to restart them with `{threads, cpus, idle_iterations_before_nap,
+ * nap_ms}` (0 threads stops them; a restart also picks up ports added since).
+ *
+ * Mounted by the app when the backend runs PMD threads
+ * (`app.route("/v1/datapaths/:dp/pmd", pmdRoutes(ctx, pmdControl))`).
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { z } from "zod";
+import type { PmdControl } from "../../datapath/pmd_control.ts";
+import type { PmdSet } from "../../datapath/pmd_set.ts";
+import type { AppContext } from "../context.ts";
+import { methodNotAllowed } from "../errors.ts";
+import { readBody } from "../validate.ts";
+
+/** Body of `PUT .../pmd`. */
+export const putPmdBody = z.strictObject({
+  threads: z.number().int().min(0).max(64).optional(),
+  cpus: z.array(z.array(z.number().int().min(0).max(1023))).max(64).optional(),
+  idle_iterations_before_nap: z.number().int().min(0).max(1e9).optional(),
+  nap_ms: z.number().min(0).max(1000).optional(),
+});
+
+/** Routes under `/v1/datapaths/:dp/pmd`. */
+export function pmdRoutes(ctx: Pick<AppContext, "logger">, pmds: PmdControl): Hono {
+  const app = new Hono();
+  app.get("/", (c) => {
+    const dp = c.req.param("dp")!;
+    return c.json(describe(dp, pmds.get(dp)));
+  });
+  app.put("/", async (c) => {
+    const dp = c.req.param("dp")!;
+    pmds.get(dp); // ENOENT before the body is looked at
+    const body = await readBody(c.req.raw, putPmdBody);
+    const set = await pmds.configure(dp, {
+      threads: body.threads,
+      cpus: body.cpus,
+      idleIterationsBeforeNap: body.idle_iterations_before_nap,
+      napMs: body.nap_ms,
+    });
+    ctx.logger.info("pmd threads configured", { datapath: dp, threads: set?.threads ?? 0 });
+    return c.json(describe(dp, set));
+  });
+  app.all("/", methodNotAllowed(["GET", "PUT"]));
+  return app;
+}
+
+function describe(dp: string, set: PmdSet | undefined) {
+  return {
+    datapath: dp,
+    threads: set?.threads ?? 0,
+    last_update_delay_ms: set?.lastUpdateDelayMs ?? -1,
+    pmds: set?.stats() ?? [],
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * A PMD thread's copy of the flow table: the megaflow classifier, compiled
+ * actions and per-slot stats, kept in step with the control thread's
+ * {@linkcode FlowTable} by the messages of pmd_protocol.ts and read by the
+ * PMD's {@linkcode Pipeline} through the same fields the FlowTable has
+ * (megaflow, generation, packets, bytes, used, tcpFlags).
+ *
+ * Slots are the control table's slots, so stats map back one to one. Each
+ * slot also remembers the control generation it was put with: stat deltas
+ * carry it, and the control thread drops deltas for a slot that has since
+ * been deleted or reused. Only the owning PMD thread touches a replica.
+ *
+ * @module
+ */
+
+import { compileActions, type CompiledActions } from "./execute/executor.ts";
+import type { FlowTable } from "./flow_table.ts";
+import { Megaflow } from "./megaflow.ts";
+import { actionsFromJson } from "./odp/action_json.ts";
+import type { PmdFlowMessage } from "./pmd_protocol.ts";
+
+/** Numbers per flow in a stats delta: slot, generation, packets, bytes, tcpFlags. */
+export const DELTA_STRIDE = 5;
+
+/** The replica of a flow table inside one PMD. */
+export class FlowReplica {
+  /** The classifier. */
+  readonly megaflow: Megaflow = new Megaflow();
+  /** This replica's own slot generations (the PMD's EMC compares them). */
+  readonly generation: Uint32Array;
+  /** Packets per slot since the last {@linkcode takeDeltas}. */
+  readonly packets: Float64Array;
+  /** Bytes per slot since the last takeDeltas. */
+  readonly bytes: Float64Array;
+  /** Last use per slot, ms since the epoch. */
+  readonly used: Float64Array;
+  /** TCP flags per slot since the last takeDeltas. */
+  readonly tcpFlags: Uint16Array;
+  /** Compiled actions per slot (the Pipeline's programs array). */
+  readonly programs: CompiledActions[] = [];
+  /** Control generation each live slot was put with. */
+  readonly #controlGeneration: Uint32Array;
+  readonly #live = new Set<number>();
+
+  /** Reserves `maxFlows` slots (pages are only touched when used). */
+  constructor(maxFlows: number) {
+    if (!(Number.isInteger(maxFlows) && maxFlows > 0)) {
+      throw new RangeError(`FlowReplica: maxFlows must be a positive integer, got ${maxFlows}`);
+    }
+    this.generation = new Uint32Array(maxFlows);
+    this.packets = new Float64Array(maxFlows);
+    this.bytes = new Float64Array(maxFlows);
+    this.used = new Float64Array(maxFlows);
+    this.tcpFlags = new Uint16Array(maxFlows);
+    this.#controlGeneration = new Uint32Array(maxFlows);
+  }
+
+  /** Flows in the replica. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** This object typed as the FlowTable a Pipeline reads (it has every field the pipeline uses). */
+  asFlowTable(): FlowTable {
+    return this as unknown as FlowTable;
+  }
+
+  /**
+   * Applies one update. Throws a RangeError for a slot out of range, and
+   * what parsing the actions JSON throws (the control side sent it, so
+   * that is a bug).
+   */
+  apply(message: PmdFlowMessage): void {
+    switch (message.op) {
+      case "put": {
+        const slot = message.slot;
+        if (!(slot >= 0 && slot < this.generation.length)) {
+          throw new RangeError(`FlowReplica: slot ${slot} out of range`);
+        }
+        const program = compileActions(actionsFromJson(message.actions));
+        if (this.#live.has(slot) && this.#controlGeneration[slot] === message.generation) {
+          this.programs[slot] = program; // a modify: same match, new actions, stats go on
+          return;
+        }
+        this.#remove(slot);
+        this.megaflow.insert(slot, message.key, 0, message.mask, 0);
+        this.programs[slot] = program;
+        this.#controlGeneration[slot] = message.generation;
+        this.#live.add(slot);
+        return;
+      }
+      case "del":
+        this.#remove(message.slot);
+        return;
+      case "flush":
+        for (const slot of [...this.#live]) this.#remove(slot);
+        return;
+      case "upcalls":
+        return; // handled by the PMD loop
+    }
+  }
+
+  /**
+   * Returns the stats gathered since the last call for every flow that saw
+   * packets (DELTA_STRIDE numbers each), and zeroes them. Slow path.
+   */
+  takeDeltas(): Float64Array {
+    const out: number[] = [];
+    for (const slot of this.#live) {
+      if (this.packets[slot] === 0) continue;
+      out.push(
+        slot,
+        this.#controlGeneration[slot],
+        this.packets[slot],
+        this.bytes[slot],
+        this.tcpFlags[slot],
+      );
+      this.packets[slot] = 0;
+      this.bytes[slot] = 0;
+      this.tcpFlags[slot] = 0;
+    }
+    return new Float64Array(out);
+  }
+
+  #remove(slot: number): void {
+    if (!this.#live.delete(slot)) return;
+    this.megaflow.remove(slot);
+    this.generation[slot] = (this.generation[slot] + 1) >>> 0;
+    this.packets[slot] = 0;
+    this.bytes[slot] = 0;
+    this.tcpFlags[slot] = 0;
+    this.used[slot] = 0;
+  }
+}

@@ -1,0 +1,442 @@
+/**
+ * The control side of a datapath's PMD threads: starts the Workers, gives
+ * each a share of the DPDK ports' rx queues and its own tx queue per port,
+ * keeps their flow replicas in step, folds their reports into the
+ * datapath's stats and upcall queue, and stops them gracefully.
+ *
+ * Flow changes: {@linkcode Datapath.onFlowChange} fires after every put,
+ * delete and flush; each becomes a message on every PMD's update port
+ * (actions in their JSON form), followed by an `Atomics.notify` on the
+ * PMD's wake word. A PMD applies waiting updates between bursts (every
+ * CHECK_EVERY iterations), never in the middle of one, so the pipeline sees
+ * each change whole. {@linkcode PmdSet.lastUpdateDelayMs} reports the
+ * latest send-to-applied delay.
+ *
+ * Stats: a PMD reports every `reportMs` the per-flow deltas (tagged with the
+ * slot's generation, so deltas for a flow deleted meanwhile are dropped,
+ * not credited to a newer flow in the same slot), pipeline and drop counter
+ * deltas (added to the datapath's), and the upcalls it queued (re-queued on
+ * the datapath's {@linkcode UpcallQueue}). Packets a PMD counted for a flow
+ * in the last report period before its deletion are not in the deleted
+ * flow's final stats.
+ *
+ * Limits: only `dpdk` and tunnel ports exist inside a PMD; output to a
+ * dummy or internal port from a PMD is a counted drop (invalid port).
+ * While PMDs run, the control thread still transmits on tx queue 0 of a
+ * DPDK port (Datapath.execute); polling PMDs use queues 1.. when the port
+ * has one more than there are polling PMDs, and 0.. otherwise (then the
+ * first PMD shares queue 0 with packet-out, which is only safe while nothing
+ * executes packets to that port). Fewer tx queues than polling PMDs: EINVAL.
+ *
+ * @module
+ */
+
+import type { Datapath, FlowChange } from "./datapath.ts";
+import { DpifError } from "./errors.ts";
+import { actionsToJson } from "./odp/action_json.ts";
+import { C_MASK_HIT } from "./pipeline.ts";
+import { DpdkPort } from "../ffi/dpdk_port.ts";
+import { MbufPool } from "../ffi/mbuf_pool.ts";
+import { PP_COUNTER_COUNT, PP_RX_PACKETS, PP_TX_DROPPED, PP_TX_PACKETS } from "../ffi/pmd_port.ts";
+import {
+  CTL_STOP,
+  CTL_WAKE,
+  CTL_WORDS,
+  type PmdEvent,
+  type PmdFlowMessage,
+  type PmdQueueAssignment,
+  type PmdReport,
+  type PmdStartMessage,
+  PS_BATCHES,
+  PS_BUSY_MS,
+  PS_DRAINED,
+  PS_EMC_HITS,
+  PS_FLOW_UPDATES,
+  PS_IDLE_MS,
+  PS_ITERATIONS,
+  PS_LOST,
+  PS_MEGAFLOW_HITS,
+  PS_MISSES,
+  PS_PACKETS,
+  PS_WORDS,
+} from "./pmd_protocol.ts";
+import { DELTA_STRIDE } from "./pmd_replica.ts";
+
+/** Options of {@linkcode PmdSet.start}. */
+export interface PmdSetOptions {
+  /** Number of PMD threads. Default 1. */
+  threads?: number;
+  /** CPUs per thread (index i for PMD i); missing or empty: every CPU. */
+  cpus?: number[][];
+  /** Empty iterations before a PMD naps; 0 never naps (pure busy poll). Default 0. */
+  idleIterationsBeforeNap?: number;
+  /** Nap length in ms (any update wakes it). Default 1. */
+  napMs?: number;
+  /** Report period in ms. Default 10. */
+  reportMs?: number;
+  /** EMC entries per PMD. Default 8192. */
+  emcEntries?: number;
+  /** ms to wait for a Worker to start or stop. Default 5000. */
+  timeoutMs?: number;
+}
+
+/** One PMD thread's statistics (pmd-stats-show). */
+export interface PmdStats {
+  index: number;
+  cpus: number[];
+  /** Rx queues as "port:queue". */
+  rx_queues: string[];
+  packets: number;
+  batches: number;
+  /** Mean packets per non-empty burst. */
+  avg_batch: number;
+  emc_hits: number;
+  megaflow_hits: number;
+  misses: number;
+  lost: number;
+  flow_updates: number;
+  iterations: number;
+  busy_ms: number;
+  idle_ms: number;
+  /** busy_ms / (busy_ms + idle_ms), 0..1. */
+  busy_ratio: number;
+  /** Busy time per packet in ns. */
+  ns_per_packet: number;
+  /** Per port this PMD serves: packets received and sent, tx drops. */
+  ports: { port_no: number; rx_packets: number; tx_packets: number; tx_dropped: number }[];
+}
+
+interface PmdHandle {
+  index: number;
+  worker: Worker;
+  control: Int32Array;
+  stats: Float64Array;
+  updates: MessagePort;
+  assignments: PmdQueueAssignment[];
+  cpus: number[];
+  ports: Map<number, Float64Array>;
+  stopped: PromiseWithResolvers<number>;
+  ready: PromiseWithResolvers<number[]>;
+}
+
+/** The PMD threads of one datapath. */
+export class PmdSet {
+  /** The datapath they serve. */
+  readonly datapath: Datapath;
+  readonly #pmds: PmdHandle[];
+  readonly #unsubscribe: () => void;
+  readonly #polled: number[];
+  readonly #timeoutMs: number;
+  #upcallsEnabled: boolean;
+  #lastDelayMs = -1;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    datapath: Datapath,
+    pmds: PmdHandle[],
+    polled: number[],
+    timeoutMs: number,
+  ) {
+    this.datapath = datapath;
+    this.#pmds = pmds;
+    this.#polled = polled;
+    this.#timeoutMs = timeoutMs;
+    this.#upcallsEnabled = datapath.upcalls.enabled;
+    this.#unsubscribe = datapath.onFlowChange((change) => {
+      if (change.op === "upcalls") this.#upcallsEnabled = change.enabled;
+      this.#broadcast(flowMessage(change));
+    });
+  }
+
+  /**
+   * Starts the PMD threads for every `dpdk` port of `datapath` and waits
+   * until each polls. From then on `datapath.poll()` leaves those ports
+   * alone. Throws a DpifError: EOPNOTSUPP when the datapath's pool is not an
+   * MbufPool, EINVAL when a port has fewer tx queues than polling threads, ENODEV when a Worker fails to start (the others are stopped).
+   */
+  static async start(datapath: Datapath, options: PmdSetOptions = {}): Promise<PmdSet> {
+    const pool = datapath.pool;
+    if (!(pool instanceof MbufPool)) {
+      throw new DpifError("EOPNOTSUPP", `datapath ${datapath.name}: PMD threads need an MbufPool`);
+    }
+    const threads = options.threads ?? 1;
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
+      throw new RangeError(`PMD threads must be 1..64, got ${threads}`);
+    }
+    const dpdkPorts = datapath.ports.dump().filter((p): p is DpdkPort => p instanceof DpdkPort);
+    const vports = datapath.ports.dump()
+      .filter((p) => p.type === "vxlan" || p.type === "geneve" || p.type === "gre")
+      .map((p) => ({ name: p.name, type: p.type, portNo: p.portNo, options: { ...p.options } }));
+    // Rx queues round-robin over the threads; then a tx queue of its own on every
+    // port for each thread that polls something (only those ever transmit).
+    const rxOf: number[][][] = dpdkPorts.map(() => Array.from({ length: threads }, () => []));
+    let next = 0;
+    dpdkPorts.forEach((port, p) => {
+      for (let q = 0; q < port.rxQueues; q++) rxOf[p][next++ % threads].push(q);
+    });
+    const active: number[] = [];
+    for (let i = 0; i < threads; i++) {
+      if (rxOf.some((perPmd) => perPmd[i].length > 0)) active.push(i);
+    }
+    const assignments: PmdQueueAssignment[][] = Array.from({ length: threads }, () => []);
+    dpdkPorts.forEach((port, p) => {
+      if (port.txQueues < active.length) {
+        throw new DpifError(
+          "EINVAL",
+          `port ${port.name} has ${port.txQueues} tx queues; ${active.length} polling PMD ` +
+            "threads need one each (set n_txq)",
+        );
+      }
+      // With a spare queue, queue 0 stays the control thread's (packet-out).
+      const base = port.txQueues > active.length ? 1 : 0;
+      for (let i = 0; i < threads; i++) {
+        const rank = active.indexOf(i);
+        assignments[i].push({
+          portNo: port.portNo,
+          name: port.name,
+          portId: port.portId,
+          rxQueues: rxOf[p][i],
+          txQueue: rank < 0 ? 0 : base + rank,
+        });
+      }
+    });
+    const flows: PmdFlowMessage[] = [];
+    for (let slot = 0; slot < datapath.flows.slotLimit; slot++) {
+      const entry = datapath.flows.entryAt(slot);
+      if (entry === null) continue;
+      flows.push({
+        op: "put",
+        slot,
+        generation: datapath.flows.generation[slot],
+        key: entry.key,
+        mask: entry.mask,
+        actions: actionsToJson(entry.actions),
+        sentAt: wallNow(),
+      });
+    }
+    const pmds: PmdHandle[] = [];
+    for (let i = 0; i < threads; i++) {
+      const channel = new MessageChannel();
+      const handle: PmdHandle = {
+        index: i,
+        worker: new Worker(new URL("./pmd_worker.ts", import.meta.url), { type: "module" }),
+        control: new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4)),
+        stats: new Float64Array(new SharedArrayBuffer(PS_WORDS * 8)),
+        updates: channel.port1,
+        assignments: assignments[i],
+        cpus: [],
+        ports: new Map(),
+        stopped: Promise.withResolvers<number>(),
+        ready: Promise.withResolvers<number[]>(),
+      };
+      pmds.push(handle);
+      for (const message of flows) channel.port1.postMessage(message);
+      const start: PmdStartMessage = {
+        op: "start",
+        index: i,
+        poolName: pool.name,
+        maxFlows: datapath.flows.maxFlows,
+        emcEntries: options.emcEntries ?? 8192,
+        upcallDepth: 256,
+        upcallsEnabled: datapath.upcalls.enabled,
+        ports: assignments[i],
+        vports,
+        control: handle.control.buffer as SharedArrayBuffer,
+        stats: handle.stats.buffer as SharedArrayBuffer,
+        updates: channel.port2,
+        cpus: options.cpus?.[i] ?? [],
+        idleIterationsBeforeNap: options.idleIterationsBeforeNap ?? 0,
+        napMs: options.napMs ?? 1,
+        reportMs: options.reportMs ?? 10,
+      };
+      handle.worker.postMessage(start, [channel.port2]);
+    }
+    const polled = dpdkPorts.map((p) => p.portNo);
+    const set = new PmdSet(datapath, pmds, polled, options.timeoutMs ?? 5000);
+    for (const pmd of pmds) {
+      pmd.worker.onmessage = (event: MessageEvent<PmdEvent>) => set.#onEvent(pmd, event.data);
+      pmd.worker.onerror = (event) => {
+        event.preventDefault();
+        set.#onEvent(pmd, { op: "error", index: pmd.index, message: String(event.message) });
+      };
+    }
+    for (const portNo of polled) datapath.setPolledElsewhere(portNo, true);
+    try {
+      for (const pmd of pmds) pmd.cpus = await withTimeout(pmd.ready.promise, set.#timeoutMs);
+    } catch (error) {
+      await set.stop();
+      throw new DpifError("ENODEV", `PMD threads did not start: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return set;
+  }
+
+  /** Number of PMD threads. */
+  get threads(): number {
+    return this.#pmds.length;
+  }
+
+  /** The latest delay from a flow change to a PMD applying it, in ms (-1 before any). */
+  get lastUpdateDelayMs(): number {
+    return this.#lastDelayMs;
+  }
+
+  /** Statistics of every PMD thread. */
+  stats(): PmdStats[] {
+    return this.#pmds.map((pmd) => {
+      const s = pmd.stats;
+      const busy = s[PS_BUSY_MS];
+      const idle = s[PS_IDLE_MS];
+      return {
+        index: pmd.index,
+        cpus: pmd.cpus,
+        rx_queues: pmd.assignments.flatMap((a) => a.rxQueues.map((q) => `${a.name}:${q}`)),
+        packets: s[PS_PACKETS],
+        batches: s[PS_BATCHES],
+        avg_batch: s[PS_BATCHES] > 0 ? s[PS_PACKETS] / s[PS_BATCHES] : 0,
+        emc_hits: s[PS_EMC_HITS],
+        megaflow_hits: s[PS_MEGAFLOW_HITS],
+        misses: s[PS_MISSES],
+        lost: s[PS_LOST],
+        flow_updates: s[PS_FLOW_UPDATES],
+        iterations: s[PS_ITERATIONS],
+        busy_ms: busy,
+        idle_ms: idle,
+        busy_ratio: busy + idle > 0 ? busy / (busy + idle) : 0,
+        ns_per_packet: s[PS_PACKETS] > 0 ? (busy * 1e6) / s[PS_PACKETS] : 0,
+        ports: [...pmd.ports].map(([portNo, c]) => ({
+          port_no: portNo,
+          rx_packets: c[PP_RX_PACKETS],
+          tx_packets: c[PP_TX_PACKETS],
+          tx_dropped: c[PP_TX_DROPPED],
+        })),
+      };
+    });
+  }
+
+  /**
+   * Stops every PMD: sets the stop flag, waits for each to drain its rx
+   * queues, free what it holds and post its last report; then gives the
+   * ports back to `datapath.poll()`. The ports stay open (Datapath.close
+   * stops and closes them). Idempotent; a PMD that does not answer within
+   * the timeout is terminated.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const pmd of this.#pmds) {
+        Atomics.store(pmd.control, CTL_STOP, 1);
+        wake(pmd);
+      }
+      for (const pmd of this.#pmds) {
+        try {
+          await withTimeout(pmd.stopped.promise, this.#timeoutMs);
+        } catch { /* terminated below */ }
+        pmd.worker.terminate();
+        pmd.updates.close();
+      }
+      this.#unsubscribe();
+      for (const portNo of this.#polled) this.datapath.setPolledElsewhere(portNo, false);
+    })();
+    return this.#stopping;
+  }
+
+  #broadcast(message: PmdFlowMessage): void {
+    for (const pmd of this.#pmds) {
+      pmd.updates.postMessage(message);
+      wake(pmd);
+    }
+  }
+
+  #onEvent(pmd: PmdHandle, event: PmdEvent): void {
+    switch (event.op) {
+      case "ready":
+        pmd.ready.resolve(event.cpus);
+        return;
+      case "report":
+        this.#fold(pmd, event);
+        return;
+      case "stopped":
+        pmd.stats[PS_DRAINED] = event.drained;
+        pmd.stopped.resolve(event.drained);
+        return;
+      case "error":
+        pmd.ready.reject(new Error(event.message));
+        pmd.stopped.resolve(0);
+        return;
+    }
+  }
+
+  #fold(pmd: PmdHandle, report: PmdReport): void {
+    const dp = this.datapath;
+    const flows = dp.flows;
+    const d = report.flows;
+    for (let i = 0; i + DELTA_STRIDE <= d.length; i += DELTA_STRIDE) {
+      const slot = d[i];
+      if (!flows.isLive(slot) || flows.generation[slot] !== d[i + 1]) continue;
+      flows.addStats(slot, d[i + 2], d[i + 3], d[i + 4], report.usedMs);
+    }
+    const counters = dp.pipeline.counters;
+    for (let i = 0; i < report.counters.length; i++) {
+      if (i !== C_MASK_HIT) counters[i] += report.counters[i];
+    }
+    const drops = dp.pipeline.drops;
+    for (let i = 0; i < report.drops.length && i < drops.length; i++) drops[i] += report.drops[i];
+    for (const u of report.upcalls) {
+      dp.upcalls.enqueue({
+        type: u.type,
+        inPort: u.inPort,
+        keys: u.key,
+        keyOffset: 0,
+        bytes: u.packet,
+        offset: 0,
+        length: u.packet.length,
+        userdata: u.userdata,
+        pid: u.pid,
+      });
+    }
+    for (const p of report.ports) {
+      if (p.counters.length === PP_COUNTER_COUNT) pmd.ports.set(p.portNo, p.counters);
+    }
+    if (report.updateDelayMs >= 0) this.#lastDelayMs = report.updateDelayMs;
+    if (dp.upcalls.enabled !== this.#upcallsEnabled) {
+      // Switched behind the Datapath's back (dp.upcalls.setEnabled): catch up.
+      this.#upcallsEnabled = dp.upcalls.enabled;
+      this.#broadcast({ op: "upcalls", enabled: this.#upcallsEnabled, sentAt: wallNow() });
+    }
+  }
+}
+
+function flowMessage(change: FlowChange): PmdFlowMessage {
+  const sentAt = wallNow();
+  if (change.op === "put") {
+    return {
+      op: "put",
+      slot: change.slot,
+      generation: change.generation,
+      key: change.key,
+      mask: change.mask,
+      actions: actionsToJson(change.actions),
+      sentAt,
+    };
+  }
+  if (change.op === "upcalls") return { op: "upcalls", enabled: change.enabled, sentAt };
+  return change.op === "del" ? { op: "del", slot: change.slot, sentAt } : { op: "flush", sentAt };
+}
+
+function wake(pmd: PmdHandle): void {
+  Atomics.add(pmd.control, CTL_WAKE, 1);
+  Atomics.notify(pmd.control, CTL_WAKE);
+}
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,218 @@
+/**
+ * A PMD thread's handle on one started ethdev: receive and transmit on the
+ * queues given to this thread, by port id. The control thread opened,
+ * configured and started the device (a {@linkcode DpdkPort}) and still owns
+ * it (stop, close); this class only moves packets, zero-copy over the
+ * thread's own view of the same mbuf pool ({@linkcode MbufPool.lookup}).
+ *
+ * Not thread-safe per queue: each rx queue is polled by one thread and each
+ * tx queue is used by one thread.
+ *
+ * @module
+ */
+
+import { META_WORDS, W_IN_PORT } from "../datapath/flow_key.ts";
+import { BATCH_SIZE, META_SHIFT, type PacketBatch } from "../datapath/packet_batch.ts";
+import { emptyPortStats, type Port, type PortOptions, type PortStats } from "../datapath/port.ts";
+import { type DpdkLibraries, loadDpdk } from "./loader.ts";
+import type { MbufPool } from "./mbuf_pool.ts";
+import { MBUF } from "./offsets.ts";
+
+/** Bursts drained per rx queue when the thread stops. */
+const DRAIN_BURSTS = 256;
+
+/** Indices into {@linkcode PmdPort.counters}. */
+export const PP_RX_PACKETS = 0;
+/** Bytes received. */
+export const PP_RX_BYTES = 1;
+/** Multi-segment packets dropped at receive. */
+export const PP_RX_ERRORS = 2;
+/** Packets the tx queue took. */
+export const PP_TX_PACKETS = 3;
+/** Bytes the tx queue took. */
+export const PP_TX_BYTES = 4;
+/** Packets the tx queue refused (freed). */
+export const PP_TX_DROPPED = 5;
+/** Packets given to transmit that were not in this pool or out of their buffer. */
+export const PP_TX_ERRORS = 6;
+/** Number of PmdPort counters. */
+export const PP_COUNTER_COUNT = 7;
+
+/** One ethdev as a PMD thread sees it. */
+export class PmdPort implements Port {
+  readonly name: string;
+  readonly type = "dpdk";
+  readonly options: PortOptions = {};
+  portNo: number;
+  /** Rx queues this thread polls (`receive(i)` polls `rxQueueIds[i]`). */
+  readonly rxQueues: number;
+  /** The ethdev port id. */
+  readonly portId: number;
+  /** Counters, indexed by the PP_* constants. */
+  readonly counters: Float64Array = new Float64Array(PP_COUNTER_COUNT);
+  readonly #pool: MbufPool;
+  readonly #rxQueueIds: number[];
+  readonly #txQueue: number;
+  readonly #lib: DpdkLibraries = loadDpdk();
+  readonly #stage = new BigUint64Array(BATCH_SIZE);
+  readonly #stageBytes = new Uint8Array(this.#stage.buffer);
+  readonly #stage32 = new Uint32Array(this.#stage.buffer);
+  readonly #txLength = new Int32Array(BATCH_SIZE);
+
+  /**
+   * Wraps a started ethdev. `rxQueueIds` are the rx queues this thread
+   * polls (may be empty), `txQueue` the tx queue it alone transmits on.
+   */
+  constructor(
+    name: string,
+    portNo: number,
+    portId: number,
+    pool: MbufPool,
+    rxQueueIds: number[],
+    txQueue: number,
+  ) {
+    this.name = name;
+    this.portNo = portNo;
+    this.portId = portId;
+    this.#pool = pool;
+    this.#rxQueueIds = rxQueueIds.slice();
+    this.rxQueues = rxQueueIds.length;
+    this.#txQueue = txQueue;
+  }
+
+  /** One rx burst from this thread's `queue`-th rx queue into `batch` (which must be over this pool). */
+  receive(queue: number, batch: PacketBatch): number {
+    const room = BATCH_SIZE - batch.count;
+    if (room <= 0) return 0;
+    const n = this.#lib.shim.dpif_rx_burst(
+      this.portId,
+      this.#rxQueueIds[queue],
+      this.#stageBytes,
+      room,
+    );
+    if (n === 0) return 0;
+    const pool = this.#pool;
+    const base = pool.baseLo;
+    const u16 = pool.u16;
+    const u32 = pool.u32;
+    const stage = this.#stage32;
+    const meta = batch.meta;
+    const portNo = this.portNo;
+    let bad = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const handle = (stage[i << 1] - base) | 0;
+      if (u16[(handle + MBUF.NB_SEGS) >>> 1] !== 1) {
+        stage[bad << 1] = stage[i << 1];
+        stage[(bad << 1) + 1] = stage[(i << 1) + 1];
+        bad++;
+        continue;
+      }
+      const length = u16[(handle + MBUF.DATA_LEN) >>> 1];
+      const data = ((u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0) +
+        u16[(handle + MBUF.DATA_OFF) >>> 1];
+      pool.adopt(handle);
+      const j = batch.count++;
+      batch.handle[j] = handle;
+      batch.offset[j] = data;
+      batch.length[j] = length;
+      batch.l3[j] = -1;
+      batch.l4[j] = -1;
+      const m = j << META_SHIFT;
+      for (let w = 0; w < META_WORDS; w++) meta[m + w] = 0;
+      meta[m + W_IN_PORT] = portNo;
+      bytes += length;
+    }
+    if (bad > 0) {
+      this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, bad);
+      this.counters[PP_RX_ERRORS] += bad;
+    }
+    this.counters[PP_RX_PACKETS] += n - bad;
+    this.counters[PP_RX_BYTES] += bytes;
+    return n - bad;
+  }
+
+  /** Sends a batch on this thread's tx queue (the `queue` argument is ignored); empties it. */
+  transmit(_queue: number, batch: PacketBatch): void {
+    const n = batch.count;
+    if (n === 0) return;
+    const pool = this.#pool;
+    if (batch.pool !== pool) {
+      this.counters[PP_TX_ERRORS] += n;
+      batch.freeAll();
+      return;
+    }
+    const base = pool.baseLo;
+    const u16 = pool.u16;
+    const u32 = pool.u32;
+    const stage = this.#stage32;
+    const lengths = this.#txLength;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const handle = batch.handle[i];
+      const length = batch.length[i];
+      if (!pool.holds(handle)) {
+        this.counters[PP_TX_ERRORS]++;
+        continue;
+      }
+      const start = (u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0;
+      const dataOff = batch.offset[i] - start;
+      if (dataOff < 0 || length <= 0 || dataOff + length > u16[(handle + MBUF.BUF_LEN) >>> 1]) {
+        pool.free(handle);
+        this.counters[PP_TX_ERRORS]++;
+        continue;
+      }
+      pool.release(handle);
+      u16[(handle + MBUF.DATA_OFF) >>> 1] = dataOff;
+      u16[(handle + MBUF.DATA_LEN) >>> 1] = length;
+      u32[(handle + MBUF.PKT_LEN) >>> 2] = length;
+      pool.writePointer(stage, k, handle);
+      lengths[k++] = length;
+    }
+    batch.count = 0;
+    if (k === 0) return;
+    const sent = this.#lib.shim.dpif_tx_burst_or_free(
+      this.portId,
+      this.#txQueue,
+      this.#stageBytes,
+      k,
+    );
+    let bytes = 0;
+    for (let i = 0; i < sent; i++) bytes += lengths[i];
+    this.counters[PP_TX_PACKETS] += sent;
+    this.counters[PP_TX_BYTES] += bytes;
+    this.counters[PP_TX_DROPPED] += k - sent;
+  }
+
+  /** This thread's counters for the port. */
+  stats(): PortStats {
+    const c = this.counters;
+    const stats = emptyPortStats();
+    stats.rx_packets = c[PP_RX_PACKETS];
+    stats.rx_bytes = c[PP_RX_BYTES];
+    stats.rx_errors = c[PP_RX_ERRORS];
+    stats.tx_packets = c[PP_TX_PACKETS];
+    stats.tx_bytes = c[PP_TX_BYTES];
+    stats.tx_dropped = c[PP_TX_DROPPED];
+    stats.tx_errors = c[PP_TX_ERRORS];
+    return stats;
+  }
+
+  /**
+   * Drains this thread's rx queues, freeing what they hold (the device
+   * itself stays up: the control thread stops and closes it). Returns how
+   * many mbufs were freed.
+   */
+  close(): number {
+    let freed = 0;
+    for (const q of this.#rxQueueIds) {
+      for (let b = 0; b < DRAIN_BURSTS; b++) {
+        const n = this.#lib.shim.dpif_rx_burst(this.portId, q, this.#stageBytes, BATCH_SIZE);
+        if (n === 0) break;
+        this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, n);
+        freed += n;
+      }
+    }
+    return freed;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `GET|PUT /v1/datapaths/{dp}/pmd` on a datapath with a DPDK port (a
+ * net_ring pair): stats of the running PMD, restart with 0 and 2 threads,
+ * bad bodies and unknown datapaths refused. Skipped when DPDK is absent.
+ */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { toErrorResponse } from "../api/errors.ts";
+import { createLogger } from "../api/logger.ts";
+import { pmdRoutes } from "../api/routes/pmd.ts";
+import { PmdControl } from "../datapath/pmd_control.ts";
+import { DatapathRegistry } from "../datapath/registry.ts";
+import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
+import { initEal } from "../ffi/eal.ts";
+import { dpdkAvailability } from "../ffi/loader.ts";
+import { MbufPool } from "../ffi/mbuf_pool.ts";
+import { RingPair } from "../ffi/ring_pair.ts";
+
+const availability = dpdkAvailability();
+const ignore = !availability.available;
+if (ignore) console.log(`PMD route tests skipped: ${availability.reason}`);
+
+Deno.test({
+  name: "pmd routes: GET stats, PUT restarts, errors",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    initEal({ memoryMb: 512 });
+    registerDpdkPortType();
+    const suffix = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+    const pool = MbufPool.create({ name: `pr${Deno.pid}_${suffix}`, capacity: 2047 });
+    const start = pool.available();
+    const wire = RingPair.create(`pr${Deno.pid}a`, `pr${Deno.pid}b`);
+    const registry = new DatapathRegistry({ pool });
+    const dp = registry.create("dp9");
+    dp.addPort({ name: "r1", type: "dpdk", port_no: 1, options: { devargs: wire.a } });
+    const control = new PmdControl(registry, { threads: 1 });
+    const app = new Hono();
+    app.onError((error, c) => {
+      const { status, body } = toErrorResponse(error);
+      return c.json(body, status as 400);
+    });
+    app.route(
+      "/v1/datapaths/:dp/pmd",
+      pmdRoutes({ logger: createLogger({ write() {} }) }, control),
+    );
+    const put = (dpName: string, body: unknown) =>
+      app.request(`/v1/datapaths/${dpName}/pmd`, {
+        method: "PUT",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+      });
+    try {
+      let res = await app.request("/v1/datapaths/dp9/pmd");
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), {
+        datapath: "dp9",
+        threads: 0,
+        last_update_delay_ms: -1,
+        pmds: [],
+      });
+
+      res = await put("dp9", {});
+      assert.equal(res.status, 200);
+      let json = await res.json();
+      assert.equal(json.threads, 1);
+      assert.deepEqual(json.pmds[0].rx_queues, ["r1:0"]);
+      for (
+        const key of ["packets", "batches", "ns_per_packet", "emc_hits", "megaflow_hits", "misses"]
+      ) {
+        assert.equal(typeof json.pmds[0][key], "number", key);
+      }
+
+      res = await put("dp9", { threads: 2 });
+      json = await res.json();
+      assert.equal(json.threads, 2);
+      assert.deepEqual(json.pmds.map((p: { rx_queues: string[] }) => p.rx_queues), [["r1:0"], []]);
+
+      res = await put("dp9", { threads: 0 });
+      assert.equal((await res.json()).threads, 0);
+
+      res = await put("dp9", { threads: "many" });
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error.code, "EINVAL");
+      res = await put("dp9", { bogus: 1 });
+      assert.equal(res.status, 400);
+      res = await app.request("/v1/datapaths/nope/pmd");
+      assert.equal(res.status, 404);
+      res = await app.request("/v1/datapaths/dp9/pmd", { method: "DELETE" });
+      assert.equal(res.status, 405);
+    } finally {
+      await control.stopAll();
+      registry.closeAll();
+      wire.destroy();
+    }
+    assert.equal(pool.available(), start);
+    pool.close();
+  },
+});
