@@ -5,8 +5,9 @@
  * `api/service.ts`; `--help` lists the flags). With a CLI verb first
  * (`show`, `dump-flows`, ...; `serve` runs the service), runs the `dpif`
  * CLI (`api/cli.ts`). The datapath backend is chosen in
- * `api/backend.ts` (`selectBackend`): today the dummy backend, dp0 with
- * dummy ports p1 and p2.
+ * `api/backend.ts` (`selectBackend`): dp0 with ports p1 and p2 on DPDK
+ * (net_ring loopback devices polled by a PMD Worker) when DPDK is usable,
+ * otherwise on dummy ports, with the reason in the log.
  *
  * @module
  */

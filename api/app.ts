@@ -26,6 +26,8 @@
  * @module
  */
 
+import { PmdControl } from "../datapath/pmd_control.ts";
+import { pmdRoutes } from "./routes/pmd.ts";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timingSafeEqual } from "node:crypto";
@@ -72,6 +74,12 @@ export interface AppOptions {
   feed?: ChangeFeed;
   /** Aborted when the service stops; ends long polls and streams. Default: never. */
   signal?: AbortSignal;
+  /**
+   * The PMD threads behind `GET|PUT /v1/datapaths/{dp}/pmd`. Default: a
+   * PmdControl over `registry` with no threads running (starting threads on
+   * a datapath without an mbuf pool answers EOPNOTSUPP).
+   */
+  pmdControl?: PmdControl;
 }
 
 /** The app plus the parts the service shares with it. */
@@ -136,6 +144,10 @@ export function createApp(options: AppOptions): DpifApp {
   app.route("/v1/datapaths/:dp/ports", captureRoutes(ctx));
   app.route("/v1/datapaths/:dp/flows", flowRoutes(ctx));
   app.route("/v1/datapaths/:dp/upcalls", upcallRoutes(ctx));
+  app.route(
+    "/v1/datapaths/:dp/pmd",
+    pmdRoutes(ctx, options.pmdControl ?? new PmdControl(options.registry)),
+  );
   app.route("/", metricsRoutes(ctx));
   app.route("/", openApiRoutes(ctx));
 

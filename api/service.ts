@@ -97,6 +97,7 @@ export async function startService(
     logger: log,
     feed,
     signal: shutdown.signal,
+    pmdControl: backend.pmdControl,
     info: {
       version: DPIF_VERSION,
       datapathType: backend.datapathType,

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { call, testApp } from "./api_fixtures.ts";
 import { toErrorResponse } from "../api/errors.ts";
 import { createLogger } from "../api/logger.ts";
 import { pmdRoutes } from "../api/routes/pmd.ts";
@@ -97,4 +98,20 @@ Deno.test({
     assert.equal(pool.available(), start);
     pool.close();
   },
+});
+
+Deno.test("api: /v1/datapaths/{dp}/pmd is mounted by createApp on every backend", async () => {
+  const { app, close } = testApp();
+  try {
+    const got = await call(app, "GET", "/v1/datapaths/dp0/pmd");
+    assert.equal(got.status, 200);
+    assert.equal(got.json.threads, 0);
+    const put = await call(app, "PUT", "/v1/datapaths/dp0/pmd", { threads: 1 });
+    assert.equal(put.status, 400, "dummy ports have no mbuf pool for PMD threads");
+    assert.equal(put.json.error.code, "EOPNOTSUPP");
+    const missing = await call(app, "GET", "/v1/datapaths/nope/pmd");
+    assert.equal(missing.status, 404);
+  } finally {
+    close();
+  }
 });
