@@ -18,11 +18,12 @@
  */
 
 import { DpifError } from "../datapath/errors.ts";
-import { META_WORDS, W_IN_PORT } from "../datapath/flow_key.ts";
+import { W_IN_PORT } from "../datapath/flow_key.ts";
 import { BATCH_SIZE, META_SHIFT, PacketBatch } from "../datapath/packet_batch.ts";
 import type { Port, PortOptions, PortStats } from "../datapath/port.ts";
 import { cString, deviceName, hotplugAdd, hotplugRemove } from "./eal.ts";
 import { type DpdkLibraries, loadDpdk } from "./loader.ts";
+import { type BurstCounts, moveBurstToBatch, stageBatchForTx } from "./mbuf_burst.ts";
 import type { MbufPool } from "./mbuf_pool.ts";
 import { ETH_CONF, ETH_LINK, ETH_STATS, ETHER_ADDR, MBUF } from "./offsets.ts";
 import {
@@ -80,6 +81,7 @@ export class DpdkPort implements Port {
   readonly #stage = new BigUint64Array(BATCH_SIZE);
   readonly #stageBytes = new Uint8Array(this.#stage.buffer);
   readonly #stage32 = new Uint32Array(this.#stage.buffer);
+  readonly #burstCounts: BurstCounts = { rejected: 0, bytes: 0 };
   readonly #txLength = new Int32Array(BATCH_SIZE);
   readonly #copyHandle = new Int32Array(1);
   readonly #copyBatch: PacketBatch;
@@ -161,40 +163,10 @@ export class DpdkPort implements Port {
     const n = this.#rxBurst(this.portId, queue, this.#stageBytes, room);
     if (n === 0) return 0;
     if (batch.pool !== this.pool) return this.#receiveByCopy(batch, n);
-    const pool = this.pool;
-    const base = pool.baseLo;
-    const u16 = pool.u16;
-    const u32 = pool.u32;
-    const stage = this.#stage32;
-    const meta = batch.meta;
-    const portNo = this.portNo;
-    let bad = 0;
-    let bytes = 0;
-    for (let i = 0; i < n; i++) {
-      const handle = (stage[i << 1] - base) | 0;
-      if (u16[(handle + MBUF.NB_SEGS) >>> 1] !== 1) {
-        // Slow path: a chained mbuf; keep its pointer at the front to free them together.
-        stage[bad << 1] = stage[i << 1];
-        stage[(bad << 1) + 1] = stage[(i << 1) + 1];
-        bad++;
-        continue;
-      }
-      const length = u16[(handle + MBUF.DATA_LEN) >>> 1];
-      const data = ((u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0) +
-        u16[(handle + MBUF.DATA_OFF) >>> 1];
-      pool.adopt(handle);
-      // batch.push inlined: TypedArray.fill per packet costs more than these stores.
-      const j = batch.count++;
-      batch.handle[j] = handle;
-      batch.offset[j] = data;
-      batch.length[j] = length;
-      batch.l3[j] = -1;
-      batch.l4[j] = -1;
-      const m = j << META_SHIFT;
-      for (let w = 0; w < META_WORDS; w++) meta[m + w] = 0;
-      meta[m + W_IN_PORT] = portNo;
-      bytes += length;
-    }
+    const counts = this.#burstCounts;
+    moveBurstToBatch(this.pool, this.#stage32, n, batch, this.portNo, counts);
+    const bad = counts.rejected;
+    const bytes = counts.bytes;
     if (bad > 0) {
       this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, bad);
       this.rxOversize += bad;
@@ -213,34 +185,10 @@ export class DpdkPort implements Port {
       return;
     }
     const pool = this.pool;
-    const base = pool.baseLo;
-    const u16 = pool.u16;
-    const u32 = pool.u32;
-    const stage = this.#stage32;
     const lengths = this.#txLength;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const handle = batch.handle[i];
-      const length = batch.length[i];
-      if (!pool.holds(handle)) {
-        this.#txErrors++; // not a buffer TypeScript holds: leave it alone
-        continue;
-      }
-      const start = (u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0;
-      const dataOff = batch.offset[i] - start;
-      if (dataOff < 0 || length <= 0 || dataOff + length > u16[(handle + MBUF.BUF_LEN) >>> 1]) {
-        pool.free(handle); // slow path: a region outside its buffer
-        this.#txErrors++;
-        continue;
-      }
-      pool.release(handle);
-      u16[(handle + MBUF.DATA_OFF) >>> 1] = dataOff;
-      u16[(handle + MBUF.DATA_LEN) >>> 1] = length;
-      u32[(handle + MBUF.PKT_LEN) >>> 2] = length;
-      pool.writePointer(stage, k, handle);
-      lengths[k++] = length;
-    }
-    batch.count = 0;
+    const counts = this.#burstCounts;
+    const k = stageBatchForTx(pool, batch, this.#stage32, lengths, counts);
+    this.#txErrors += counts.rejected;
     if (k === 0) return;
     const sent = this.#txBurst(this.portId, queue, this.#stageBytes, k);
     let bytes = 0;

@@ -11,12 +11,11 @@
  * @module
  */
 
-import { META_WORDS, W_IN_PORT } from "../datapath/flow_key.ts";
-import { BATCH_SIZE, META_SHIFT, type PacketBatch } from "../datapath/packet_batch.ts";
+import { BATCH_SIZE, type PacketBatch } from "../datapath/packet_batch.ts";
 import { emptyPortStats, type Port, type PortOptions, type PortStats } from "../datapath/port.ts";
 import { type DpdkLibraries, loadDpdk } from "./loader.ts";
 import type { MbufPool } from "./mbuf_pool.ts";
-import { MBUF } from "./offsets.ts";
+import { type BurstCounts, moveBurstToBatch, stageBatchForTx } from "./mbuf_burst.ts";
 
 /** Bursts drained per rx queue when the thread stops. */
 const DRAIN_BURSTS = 256;
@@ -57,6 +56,7 @@ export class PmdPort implements Port {
   readonly #stage = new BigUint64Array(BATCH_SIZE);
   readonly #stageBytes = new Uint8Array(this.#stage.buffer);
   readonly #stage32 = new Uint32Array(this.#stage.buffer);
+  readonly #burstCounts: BurstCounts = { rejected: 0, bytes: 0 };
   readonly #txLength = new Int32Array(BATCH_SIZE);
 
   /**
@@ -91,38 +91,10 @@ export class PmdPort implements Port {
       room,
     );
     if (n === 0) return 0;
-    const pool = this.#pool;
-    const base = pool.baseLo;
-    const u16 = pool.u16;
-    const u32 = pool.u32;
-    const stage = this.#stage32;
-    const meta = batch.meta;
-    const portNo = this.portNo;
-    let bad = 0;
-    let bytes = 0;
-    for (let i = 0; i < n; i++) {
-      const handle = (stage[i << 1] - base) | 0;
-      if (u16[(handle + MBUF.NB_SEGS) >>> 1] !== 1) {
-        stage[bad << 1] = stage[i << 1];
-        stage[(bad << 1) + 1] = stage[(i << 1) + 1];
-        bad++;
-        continue;
-      }
-      const length = u16[(handle + MBUF.DATA_LEN) >>> 1];
-      const data = ((u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0) +
-        u16[(handle + MBUF.DATA_OFF) >>> 1];
-      pool.adopt(handle);
-      const j = batch.count++;
-      batch.handle[j] = handle;
-      batch.offset[j] = data;
-      batch.length[j] = length;
-      batch.l3[j] = -1;
-      batch.l4[j] = -1;
-      const m = j << META_SHIFT;
-      for (let w = 0; w < META_WORDS; w++) meta[m + w] = 0;
-      meta[m + W_IN_PORT] = portNo;
-      bytes += length;
-    }
+    const counts = this.#burstCounts;
+    moveBurstToBatch(this.#pool, this.#stage32, n, batch, this.portNo, counts);
+    const bad = counts.rejected;
+    const bytes = counts.bytes;
     if (bad > 0) {
       this.#lib.mbuf.rte_pktmbuf_free_bulk(this.#stageBytes, bad);
       this.counters[PP_RX_ERRORS] += bad;
@@ -142,34 +114,10 @@ export class PmdPort implements Port {
       batch.freeAll();
       return;
     }
-    const base = pool.baseLo;
-    const u16 = pool.u16;
-    const u32 = pool.u32;
-    const stage = this.#stage32;
     const lengths = this.#txLength;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const handle = batch.handle[i];
-      const length = batch.length[i];
-      if (!pool.holds(handle)) {
-        this.counters[PP_TX_ERRORS]++;
-        continue;
-      }
-      const start = (u32[(handle + MBUF.BUF_ADDR) >>> 2] - base) | 0;
-      const dataOff = batch.offset[i] - start;
-      if (dataOff < 0 || length <= 0 || dataOff + length > u16[(handle + MBUF.BUF_LEN) >>> 1]) {
-        pool.free(handle);
-        this.counters[PP_TX_ERRORS]++;
-        continue;
-      }
-      pool.release(handle);
-      u16[(handle + MBUF.DATA_OFF) >>> 1] = dataOff;
-      u16[(handle + MBUF.DATA_LEN) >>> 1] = length;
-      u32[(handle + MBUF.PKT_LEN) >>> 2] = length;
-      pool.writePointer(stage, k, handle);
-      lengths[k++] = length;
-    }
-    batch.count = 0;
+    const counts = this.#burstCounts;
+    const k = stageBatchForTx(pool, batch, this.#stage32, lengths, counts);
+    this.counters[PP_TX_ERRORS] += counts.rejected;
     if (k === 0) return;
     const sent = this.#lib.shim.dpif_tx_burst_or_free(
       this.portId,
