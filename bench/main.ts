@@ -7,12 +7,16 @@
  * Flags:
  * - `--quick`: short durations (a smoke run; DPDK groups 1 s each side
  *   unless DPIF_BENCH_SECONDS is set).
- * - `--only=<group>`: one of extract, classifier, actions, datapath, dpdk.
+ * - `--only=<group>`: one of extract, classifier, actions, datapath, dpdk,
+ *   upcall, pmd.
  * - `--json`: JSON lines instead of the table.
  *
  * The dpdk group (testpmd io against our io loop, then the datapath on DPDK
  * ports) is skipped with the reason on stderr when DPDK is unavailable.
- * Open vSwitch is not run here: ovs_mpps stays null.
+ * The upcall group measures miss-to-upcall latency on an idle memory
+ * datapath (percentiles in the note). The pmd group (one PMD Worker
+ * forwarding, flow updates under load) also needs DPDK, cleans up the EAL
+ * and so runs last. Open vSwitch is not run here: ovs_mpps stays null.
  *
  * @module
  */
@@ -23,9 +27,18 @@ import { benchClassifier } from "./classifier_bench.ts";
 import { benchDatapath } from "./datapath_bench.ts";
 import { benchExtract } from "./extract_bench.ts";
 import { type BenchRow, formatTable } from "./report.ts";
+import { benchUpcallLatency } from "./upcall_latency_bench.ts";
 
 /** Benchmark groups, in the order they run. */
-export const GROUPS = ["extract", "classifier", "actions", "datapath", "dpdk"] as const;
+export const GROUPS = [
+  "extract",
+  "classifier",
+  "actions",
+  "datapath",
+  "dpdk",
+  "upcall",
+  "pmd",
+] as const;
 /** One benchmark group's name. */
 export type Group = typeof GROUPS[number];
 
@@ -85,6 +98,12 @@ async function runGroup(group: Group, quick: boolean): Promise<BenchRow[]> {
       const { benchDpdkIo } = await import("./dpdk_io_bench.ts");
       const { benchDpdkDatapath } = await import("./dpdk_datapath_bench.ts");
       return [...await benchDpdkIo(), ...await benchDpdkDatapath()];
+    }
+    case "upcall":
+      return benchUpcallLatency(quick ? 2_000 : 10_000);
+    case "pmd": {
+      const { benchPmdRows } = await import("./pmd_bench.ts");
+      return benchPmdRows(quick ? 1 : 5);
     }
   }
 }

@@ -15,6 +15,7 @@ import { dpdkAvailability } from "../ffi/loader.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
 import { threadAffinity } from "../ffi/thread_affinity.ts";
 import { writePcap } from "../tests/fixtures/pcap.ts";
+import { type BenchRow, row } from "./report.ts";
 
 function udpFlows(count: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
@@ -37,11 +38,18 @@ function udpFlows(count: number): Uint8Array[] {
   return frames;
 }
 
-/** Runs the measurement; prints and returns the figures. */
-export async function benchPmd(seconds = 5): Promise<Record<string, number> | null> {
+/**
+ * Runs the measurement; prints (unless `quiet`: then only a skip reason, on
+ * stderr) and returns the figures, or null when DPDK is unavailable.
+ */
+export async function benchPmd(
+  seconds = 5,
+  quiet = false,
+): Promise<Record<string, number> | null> {
   const availability = dpdkAvailability();
   if (!availability.available) {
-    console.log(`PMD bench skipped: ${availability.reason}`);
+    if (quiet) console.error(`bench: skipping the pmd group: ${availability.reason}`);
+    else console.log(`PMD bench skipped: ${availability.reason}`);
     return null;
   }
   const dir = Deno.makeTempDirSync();
@@ -102,8 +110,28 @@ export async function benchPmd(seconds = 5): Promise<Record<string, number> | nu
     update_p99_ms: Math.round(delays[198] * 1000) / 1000,
     mbufs_leaked: leaked,
   };
-  console.log(JSON.stringify(figures));
+  if (!quiet) console.log(JSON.stringify(figures));
   return figures;
+}
+
+/**
+ * The figures of {@linkcode benchPmd} as one bench row (for `deno task bench
+ * --only=pmd`): the forwarding rate, with the flow-update delay p50 / p99
+ * in the note. Empty when DPDK is unavailable (benchPmd says why).
+ * Cleans up the EAL at the end, so run it last in a process.
+ * @throws {Error} when mbufs leaked.
+ */
+export async function benchPmdRows(seconds = 5): Promise<BenchRow[]> {
+  const f = await benchPmd(seconds, true);
+  if (f === null) return [];
+  if (f.mbufs_leaked !== 0) throw new Error(`pmd bench: ${f.mbufs_leaked} mbufs leaked`);
+  return [row(
+    "pmd net_pcap->net_null 1k flows",
+    f.pmd_mpps,
+    `one PMD Worker, ${f.ns_per_packet} ns/pkt, avg batch ${f.avg_batch}, ` +
+      `EMC hit ratio ${f.emc_hit_ratio}; flow put->applied under load ` +
+      `ms p50=${f.update_p50_ms} p99=${f.update_p99_ms}`,
+  )];
 }
 
 if (import.meta.main) await benchPmd(Number(Deno.args[0] ?? 5));
