@@ -21,6 +21,7 @@
  * @module
  */
 
+import { threadAffinity } from "../ffi/thread_affinity.ts";
 import { dpdkAvailability } from "../ffi/loader.ts";
 import { benchActions } from "./actions_bench.ts";
 import { benchClassifier } from "./classifier_bench.ts";
@@ -30,6 +31,14 @@ import { type BenchRow, formatTable } from "./report.ts";
 import { benchUpcallLatency } from "./upcall_latency_bench.ts";
 
 /** Benchmark groups, in the order they run. */
+
+/**
+ * The CPUs this process may use, read at start: the dpdk group's EAL init
+ * pins the main thread to one core, after which a PMD placed by the
+ * thread's affinity would share that core.
+ */
+const START_AFFINITY: number[] = threadAffinity();
+
 export const GROUPS = [
   "extract",
   "classifier",
@@ -103,7 +112,7 @@ async function runGroup(group: Group, quick: boolean): Promise<BenchRow[]> {
       return benchUpcallLatency(quick ? 2_000 : 10_000);
     case "pmd": {
       const { benchPmdRows } = await import("./pmd_bench.ts");
-      return benchPmdRows(quick ? 1 : 5);
+      return benchPmdRows(quick ? 1 : 5, START_AFFINITY);
     }
   }
 }

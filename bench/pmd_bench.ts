@@ -45,6 +45,7 @@ function udpFlows(count: number): Uint8Array[] {
 export async function benchPmd(
   seconds = 5,
   quiet = false,
+  cpus: number[] = threadAffinity(),
 ): Promise<Record<string, number> | null> {
   const availability = dpdkAvailability();
   if (!availability.available) {
@@ -55,7 +56,6 @@ export async function benchPmd(
   const dir = Deno.makeTempDirSync();
   const pcap = `${dir}/flows1k.pcap`;
   writePcap(pcap, udpFlows(1000));
-  const cpus = threadAffinity();
   initEal({ cores: [cpus[0]] });
   registerDpdkPortType();
   const pool = MbufPool.create({ capacity: 16383 });
@@ -118,11 +118,16 @@ export async function benchPmd(
  * The figures of {@linkcode benchPmd} as one bench row (for `deno task bench
  * --only=pmd`): the forwarding rate, with the flow-update delay p50 / p99
  * in the note. Empty when DPDK is unavailable (benchPmd says why).
- * Cleans up the EAL at the end, so run it last in a process.
+ * Cleans up the EAL at the end, so run it last in a process. `cpus` are
+ * the CPUs the process may use, read before any EAL init pinned the main
+ * thread (EAL's first, the PMD's the rest).
  * @throws {Error} when mbufs leaked.
  */
-export async function benchPmdRows(seconds = 5): Promise<BenchRow[]> {
-  const f = await benchPmd(seconds, true);
+export async function benchPmdRows(
+  seconds = 5,
+  cpus: number[] = threadAffinity(),
+): Promise<BenchRow[]> {
+  const f = await benchPmd(seconds, true, cpus);
   if (f === null) return [];
   if (f.mbufs_leaked !== 0) throw new Error(`pmd bench: ${f.mbufs_leaked} mbufs leaked`);
   return [row(
