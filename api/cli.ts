@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { ApiClient, CliError, EXIT } from "./cli_client.ts";
 import { type FlowRecord, formatFlowLine } from "./flow_text.ts";
 import { hexToBytes } from "./hex.ts";
-import { parseFlowKey } from "../datapath/odp/key_parse.ts";
+import { parseFlowSpec } from "../datapath/datapath.ts";
 import { deriveUfid, formatUfid } from "../datapath/ufid.ts";
 import { runService } from "./service.ts";
 
@@ -298,7 +298,7 @@ function dpPath(dp: string): string {
 
 /** The UFID the datapath derives for a flow given as ODP text. */
 function ufidOfFlow(flow: string): string {
-  const match = parseFlowKey(flow);
+  const match = parseFlowSpec(flow);
   return formatUfid(deriveUfid(match.key, 0, match.mask, 0));
 }
 

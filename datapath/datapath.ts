@@ -26,6 +26,7 @@ import { formatActions } from "./odp/action_format.ts";
 import { actionsFromJson } from "./odp/action_json.ts";
 import { parseActions } from "./odp/action_parse.ts";
 import { formatFlowKey } from "./odp/key_format.ts";
+import { matchNoTagWithoutVlan } from "./odp/key_build.ts";
 import { flowKeyFromJson } from "./odp/key_json.ts";
 import { type FlowMatch, parseFlowKey } from "./odp/key_parse.ts";
 import { META_SHIFT, PacketBatch } from "./packet_batch.ts";
@@ -430,11 +431,18 @@ export class Datapath {
   }
 }
 
-/** Parses a flow given as ODP text or JSON. */
+/**
+ * Parses a flow given as ODP text or JSON into the match the flow table
+ * holds (levels without `vlan(...)` match untagged: matchNoTagWithoutVlan).
+ * Throws OdpSyntaxError, TypeError.
+ */
 export function parseFlowSpec(flow: FlowSpec): FlowMatch {
-  if (typeof flow === "string") return parseFlowKey(flow);
-  if (flow !== null && typeof flow === "object") return flowKeyFromJson(flow);
-  throw new TypeError("flow must be ODP text or a JSON object");
+  let match: FlowMatch;
+  if (typeof flow === "string") match = parseFlowKey(flow);
+  else if (flow !== null && typeof flow === "object") match = flowKeyFromJson(flow);
+  else throw new TypeError("flow must be ODP text or a JSON object");
+  matchNoTagWithoutVlan(match);
+  return match;
 }
 
 /** Parses actions given as ODP text or JSON. */

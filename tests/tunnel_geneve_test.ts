@@ -6,7 +6,6 @@ import { compileActions } from "../datapath/execute/compile.ts";
 import {
   TNL_F_CRIT_OPT,
   TNL_F_CSUM,
-  TNL_F_DONT_FRAGMENT,
   TNL_F_KEY,
   TNL_F_OAM,
   W_IN_PORT,
@@ -67,8 +66,7 @@ Deno.test("geneve round trip (options, oam, crit) over IPv4 and IPv6", () => {
         0xaabbccdd,
         0,
       ]);
-      const flags = TNL_F_KEY | TNL_F_OAM | TNL_F_CRIT_OPT | (csum ? TNL_F_CSUM : 0) |
-        (ipv6 ? 0 : TNL_F_DONT_FRAGMENT);
+      const flags = TNL_F_KEY | TNL_F_OAM | TNL_F_CRIT_OPT | (csum ? TNL_F_CSUM : 0);
       assert.equal(r.meta[W_TUN_TOS_TTL_FLAGS] & 0xffff, flags);
     }
   }
@@ -78,7 +76,7 @@ Deno.test("geneve without options or flags, 32 bytes of options accepted", () =>
   const plain = hex(outerHeaders(false, "11") + "0000 17c1 0000 0000 00006558 00000100");
   const outer = pushOnce(TUNNEL_TYPE_GENEVE, plain, [udp4Frame()], PORT)[0].bytes;
   const r = popOnce("geneve", PORT, [outer]).recirculated[0];
-  assert.equal(r.meta[W_TUN_TOS_TTL_FLAGS] & 0xffff, TNL_F_KEY | TNL_F_DONT_FRAGMENT);
+  assert.equal(r.meta[W_TUN_TOS_TTL_FLAGS] & 0xffff, TNL_F_KEY);
   assert.equal(r.meta[W_TUN_ID_LO], 1);
   const opts32 = "0001" + "01" + "07" + "11".repeat(28); // one option, 7 data words
   const full = hex(outerHeaders(false, "11") + "0000 17c1 0000 0000 08006558 00000100" + opts32);

@@ -14,7 +14,8 @@
  *   (no free buffer: DROP_NO_BUFFER). A pending trunc cuts what is sent and
  *   is then cleared; the originals keep their length.
  * - recirc, tnl_pop, clone, check_pkt_len: work on the originals when last,
- *   on copies otherwise. tnl_pop failures count DROP_TUNNEL_POP_ERROR.
+ *   on copies otherwise. A pending trunc goes with the copies of a clone
+ *   and is then cleared. tnl_pop failures count DROP_TUNNEL_POP_ERROR.
  * - tnl_push: in place (after a pending trunc); no tunnel port behind
  *   `tnl_port`, a port of another type, or no headroom: DROP_TUNNEL_PUSH_ERROR.
  * - push_vlan / pop_vlan / push_mpls / pop_mpls failures: DROP_ACTION_ERROR.
@@ -140,6 +141,9 @@ function run(program: CompiledActions, batch: PacketBatch, ctx: ExecutionContext
           consume(step, copies, ctx, trunc);
           ctx.releaseBatch(copies);
         }
+        // The clone's copies took the pending trunc; as odp_execute_clone
+        // does, the originals go on uncut.
+        if (step.op === OP_CLONE) trunc = -1;
         break;
       case OP_CHECK_PKT_LEN:
         checkPacketLength(step, batch, ctx, trunc);

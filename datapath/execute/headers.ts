@@ -28,6 +28,8 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 /** GRE. */
 export const IPPROTO_GRE = 47;
+/** IP protocol number of ICMP. */
+export const IPPROTO_ICMP = 1;
 /** ICMPv6. */
 export const IPPROTO_ICMPV6 = 58;
 /** SCTP. */

@@ -6,11 +6,13 @@
  * skb_mark, the tunnel metadata words (packet metadata only), Ethernet
  * source/destination, the first MPLS label stack entry, IPv4 source,
  * destination, tos and ttl, IPv6 source, destination, flow label, traffic
- * class and hop limit, and TCP/UDP/SCTP ports. Each bit changes only where
- * the mask is set: `new = key | (old & ~mask)`. The IP protocol and fragment
- * bits of the word they share with tos/ttl are ignored (OVS ignores them
- * too); any other word (in_port, recirc_id, dp_hash, VLAN, ethertype, TCP
- * flags, ARP/ND) makes {@linkcode compileSet} throw.
+ * class and hop limit, TCP/UDP/SCTP ports, and ICMP / ICMPv6 type and
+ * code. Each bit changes only where the mask is set: `new = key | (old &
+ * ~mask)`, with the key ANDed with the mask when compiled (OVS ORs key bits
+ * outside the mask in; tests/ovs_differential_test.ts). The IP protocol
+ * and fragment bits of the word they share with tos/ttl are ignored (OVS
+ * ignores them too); any other word (in_port, recirc_id, dp_hash, VLAN,
+ * ethertype, TCP flags, ARP/ND) makes {@linkcode compileSet} throw.
  *
  * Checksums follow incrementally (RFC 1624): the IPv4 header checksum, and
  * TCP/UDP (and ICMPv6 for IPv6) checksums when addresses or ports change. A
@@ -50,6 +52,7 @@ import {
   ETH_TYPE_MPLS_MCAST,
   ethTypeOffset,
   ipEnd,
+  IPPROTO_ICMP,
   IPPROTO_ICMPV6,
   IPPROTO_SCTP,
   IPPROTO_TCP,
@@ -228,6 +231,17 @@ export function applySet(program: SetProgram, batch: PacketBatch, i: number): vo
     view.setUint32(l4, now);
     const after = crc32c(bytes, l4, sctpLength);
     view.setUint32(l4 + 8, (stored ^ before ^ after) >>> 0, true);
+  } else if (proto === (ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
+    // Type in the key's source port, code in its destination port (OVS's
+    // packet_set_icmp): patch both bytes and the checksum after them.
+    if (l4Rel + 4 > length) return;
+    const oldTypeCode = view.getUint16(l4);
+    const old = ((oldTypeCode >> 8) << 16) | (oldTypeCode & 0xff);
+    const now = (k | (old & ~m)) >>> 0;
+    const typeCode = (((now >>> 16) & 0xff) << 8) | (now & 0xff);
+    if (typeCode === oldTypeCode) return;
+    view.setUint16(l4, typeCode);
+    view.setUint16(l4 + 2, updateChecksum16(view.getUint16(l4 + 2), oldTypeCode, typeCode));
   }
 }
 

@@ -16,7 +16,9 @@
  * protocol; nd(...) needs icmpv6 type 135 or 136 with code 0; no transport
  * attribute after frag=later. A selector that was not given at all is
  * filled in the key (mask left 0), so `eth(),ipv4(src=1.2.3.4)` means
- * eth_type 0x0800 in the key with a wildcarded eth_type.
+ * eth_type 0x0800 in the key with a wildcarded eth_type. (A flow put
+ * through the datapath also matches only untagged levels where it has no
+ * `vlan(...)`: see {@linkcode matchNoTagWithoutVlan}.)
  *
  * Errors go through the `Fail` callback of the attribute concerned, so the
  * text parser throws OdpSyntaxError with a position and the JSON reader a
@@ -243,4 +245,29 @@ export class KeyBuilder {
 
 function newLevel(depth: number): Level {
   return { depth, attrs: new Map(), ethType: null, written: new Set() };
+}
+
+/**
+ * Makes a flow's match behave as OVS's does where it has no `vlan(...)`:
+ * OVS matches "no tag" there (its catch-all `eth_type(0x1234/0)` does not
+ * match tagged frames; tests/ovs_differential_test.ts). The outer VLAN word,
+ * when its mask is 0, becomes an exact match on 0 (untagged); when the match
+ * requires an outer tag (CFI set in key and mask) and says nothing about the
+ * inner one, the inner word becomes an exact 0 (one tag only). Changes
+ * `match` in place; the formatters show an exact 0 as no attribute at all.
+ */
+export function matchNoTagWithoutVlan(match: FlowMatch): void {
+  const { key, mask } = match;
+  if (mask[K.W_VLAN_OUTER] === 0) {
+    key[K.W_VLAN_OUTER] = 0;
+    mask[K.W_VLAN_OUTER] = 0xffffffff;
+    key[K.W_VLAN_INNER] = 0;
+    mask[K.W_VLAN_INNER] = 0;
+    return;
+  }
+  const tagRequired = (key[K.W_VLAN_OUTER] & mask[K.W_VLAN_OUTER] & K.VLAN_CFI) !== 0;
+  if (tagRequired && mask[K.W_VLAN_INNER] === 0) {
+    key[K.W_VLAN_INNER] = 0;
+    mask[K.W_VLAN_INNER] = 0xffffffff;
+  }
 }

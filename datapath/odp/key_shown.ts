@@ -145,6 +145,16 @@ const NETWORK: Record<number, [string, readonly F.FieldSpec[]]> = {
 };
 const TRANSPORT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp" };
 
+/**
+ * Whether the match says something about a VLAN tag at `depth` other than
+ * "no tag" (the word matched exactly as 0, which is how a level without
+ * `vlan(...)` is parsed, and is shown as nothing).
+ */
+function matchesTag(key: Uint32Array, mask: Uint32Array, depth: number): boolean {
+  const w = F.vlanWord(depth);
+  return mask[w] !== 0 && !(key[w] === 0 && mask[w] === 0xffffffff);
+}
+
 function levelAttrs(
   depth: number,
   key: Uint32Array,
@@ -153,9 +163,7 @@ function levelAttrs(
   shown: (specs: readonly F.FieldSpec[]) => ShownField[],
 ): ShownAttr[] {
   const out: ShownAttr[] = [];
-  if (
-    depth <= 1 && (mask[F.vlanWord(depth)] !== 0 || (depth === 0 && mask[K.W_VLAN_INNER] !== 0))
-  ) {
+  if (depth <= 1 && (matchesTag(key, mask, depth) || (depth === 0 && matchesTag(key, mask, 1)))) {
     const tpid = get(F.tpidField(depth));
     if (tpid.mask !== 0n) out.push({ name: "eth_type", single: true, fields: [tpid] });
     const v = F.vlanFields(depth);

@@ -18,8 +18,8 @@
  * Metadata, in the flow-key layout: as OVS's pkt_metadata_init_tnl, every
  * metadata word except in_port is zeroed (recirc_id, dp_hash, mark and
  * priority included); then tun_id, outer IPv4 or IPv6 source/destination,
- * tos, ttl, flags (TNL_F_DONT_FRAGMENT, TNL_F_CSUM, TNL_F_KEY, TNL_F_OAM,
- * TNL_F_CRIT_OPT), UDP ports and Geneve options; in_port becomes the tunnel
+ * tos, ttl, flags (TNL_F_CSUM, TNL_F_KEY, TNL_F_OAM, TNL_F_CRIT_OPT), UDP
+ * ports and Geneve options; in_port becomes the tunnel
  * port. The inner frame is the region between the tunnel header and the end
  * of the outer IP datagram (outer Ethernet padding is dropped).
  *
@@ -32,7 +32,6 @@ import { TUNNEL_TYPE_GENEVE, TUNNEL_TYPE_GRE, TUNNEL_TYPE_VXLAN } from "../actio
 import {
   META_WORDS,
   TNL_F_CSUM,
-  TNL_F_DONT_FRAGMENT,
   W_IN_PORT,
   W_TUN_IPV4_DST,
   W_TUN_IPV4_SRC,
@@ -113,8 +112,9 @@ export function popTunnel(
     if ((fragment & 0x3fff) !== 0) return false;
     if (foldSum(sumBytes(bytes, p, 20, 0)) !== 0xffff) return false;
     proto = bytes[p + 9];
-    tosTtlFlags = (bytes[p + 1] << 24) | (bytes[p + 8] << 16) |
-      ((fragment & 0x4000) !== 0 ? TNL_F_DONT_FRAGMENT : 0);
+    // No TNL_F_DONT_FRAGMENT: OVS's userspace pop never sets it from the
+    // outer DF bit (only the kernel datapath does; tests/ovs_differential_test.ts).
+    tosTtlFlags = (bytes[p + 1] << 24) | (bytes[p + 8] << 16);
     meta[m + W_TUN_IPV4_SRC] = view.getUint32(p + 12);
     meta[m + W_TUN_IPV4_DST] = view.getUint32(p + 16);
     pseudo = sumBytes(bytes, p + 12, 8, proto);

@@ -6,8 +6,9 @@
  * As OVS's netdev_tnl_push_udp_header / netdev_gre_push_header, the push
  * copies the template in front of the packet, in its headroom (the payload
  * never moves), and patches only: IPv4 total length and header checksum (or
- * IPv6 payload length), UDP length, the UDP source port when the template's
- * is 0 (hashed from the inner 5-tuple into 32768..60999, stable per flow),
+ * IPv6 payload length), UDP length, the UDP source port (always: hashed
+ * from the inner 5-tuple into 32768..60999, stable per flow; like OVS, the
+ * template's source port is ignored, tests/ovs_differential_test.ts),
  * the UDP checksum when the template's is not 0 (full computation with the
  * pseudo header; a computed 0 is sent as 0xffff), the GRE sequence number
  * when S is set, and the GRE checksum when C is set (after the sequence
@@ -57,7 +58,7 @@ export class TunnelTemplate {
   readonly ipv6: boolean;
   /** UDP-based (VXLAN, Geneve) rather than GRE. */
   readonly udp: boolean;
-  /** The source port is hashed per packet (template's is 0). */
+  /** The source port is hashed per packet (every UDP tunnel, whatever the template says). */
   readonly hashSourcePort: boolean;
   /** The UDP checksum is computed (template's is not 0). */
   readonly udpChecksum: boolean;
@@ -88,7 +89,7 @@ export class TunnelTemplate {
     const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
     this.ipv6 = header[l3] >> 4 === 6;
     this.udp = action.headerType !== TUNNEL_TYPE_GRE;
-    this.hashSourcePort = this.udp && view.getUint16(l4) === 0;
+    this.hashSourcePort = this.udp;
     this.udpChecksum = this.udp && view.getUint16(l4 + 6) !== 0;
     let ipSum = 0;
     if (!this.ipv6) {
