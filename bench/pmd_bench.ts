@@ -73,7 +73,10 @@ export async function benchPmd(
     options: { devargs: "net_null_b0,no-rx=1" },
   });
   dp.putFlow({ flow: "in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)", actions: "2" });
-  const pmdCpus = cpus.length > 1 ? cpus.slice(1) : cpus;
+  // The PMD goes where the (EAL-pinned) main thread is not, when it can.
+  const mainCpus = threadAffinity();
+  const others = cpus.filter((cpu) => !mainCpus.includes(cpu));
+  const pmdCpus = others.length > 0 ? others : cpus;
   const pmds = await PmdSet.start(dp, { cpus: [pmdCpus] });
   await new Promise((r) => setTimeout(r, 500));
   const p0 = pmds.stats()[0];
