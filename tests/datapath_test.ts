@@ -270,3 +270,23 @@ Deno.test("registry: create, open, enumerate, destroy", () => {
   registry.closeAll();
   assert.deepEqual(registry.names(), []);
 });
+
+Deno.test("datapath: a port flooding misses cannot starve another port's upcalls", () => {
+  const dp = new Datapath("dp0", { upcallQueueDepth: 64 });
+  dp.addPort({ name: "p1", type: "dummy", port_no: 1 });
+  dp.addPort({ name: "p2", type: "dummy", port_no: 2 });
+  dp.setUpcallsEnabled(true);
+  for (let i = 0; i < 500; i++) dp.receive("p1", udpFrame(1, 1000 + i));
+  for (let i = 0; i < 3; i++) dp.receive("p2", udpFrame(2, 2000 + i));
+  const stats = dp.stats();
+  assert.equal(stats.n_missed, 503);
+  assert.equal(stats.n_lost, 500 - 64, "the flooding port loses what overflows its own queue");
+  const first = dp.upcalls.read(6);
+  assert.deepEqual(
+    first.map((u) => u.inPort),
+    [1, 2, 1, 2, 1, 2],
+    "reads alternate between ports, so the quiet port's misses come out at once",
+  );
+  assertNoLeak(dp);
+  dp.close();
+});
