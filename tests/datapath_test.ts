@@ -290,3 +290,31 @@ Deno.test("datapath: a port flooding misses cannot starve another port's upcalls
   assertNoLeak(dp);
   dp.close();
 });
+
+Deno.test("datapath: one batch is grouped per flow, order kept within each flow", () => {
+  const dp = newDatapath();
+  const a = dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)", actions: "2" });
+  const b = dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.9)", actions: "3" });
+  const p1 = dp.dummyPort("p1");
+  for (let i = 0; i < 10; i++) {
+    const fromA = i % 3 !== 0;
+    assert.equal(p1.inject(udpFrame(fromA ? 1 : 9, 3000 + i)), true);
+  }
+  assert.equal(dp.poll(), 10, "all ten arrive in one batch");
+  const portOf = (frame: Uint8Array) => (frame[34] << 8) | frame[35];
+  assert.deepEqual(dp.dummyPort("p2").transmitted().map(portOf), [
+    3001,
+    3002,
+    3004,
+    3005,
+    3007,
+    3008,
+  ]);
+  assert.deepEqual(dp.dummyPort("p3").transmitted().map(portOf), [3000, 3003, 3006, 3009]);
+  assert.equal(dp.getFlow(a.ufid).stats.packets, 6);
+  assert.equal(dp.getFlow(b.ufid).stats.packets, 4);
+  assert.equal(dp.getFlow(a.ufid).stats.bytes, 6 * 60);
+  assert.equal(dp.stats().n_hit, 10);
+  assertNoLeak(dp);
+  dp.close();
+});
