@@ -353,19 +353,20 @@ export class Datapath {
   execute(packet: Uint8Array, actions: ActionsSpec, metadata?: ExecuteMetadata): void {
     const program = compileActions(parseActionsSpec(actions));
     const meta = metadata === undefined ? newKeys(1) : parseFlowSpec(metadata).key;
-    const pool = this.pool;
-    const handles = new Int32Array(1);
-    if (pool.allocBulk(handles, 0, 1) !== 1) {
+    const batch = this.pipeline.borrowBatch();
+    let i: number;
+    try {
+      i = batch.pushCopy(packet);
+    } catch (error) {
+      this.pipeline.releaseBatch(batch);
+      throw new DpifError("EINVAL", `packet of ${packet.length} bytes does not fit a buffer`, {
+        cause: error,
+      });
+    }
+    if (i < 0) {
+      this.pipeline.releaseBatch(batch);
       throw new DpifError("EFBIG", "no free packet buffer for execute");
     }
-    const start = pool.bufferStart(handles[0]) + pool.headroom;
-    if (start + packet.length > pool.bufferEnd(handles[0])) {
-      pool.free(handles[0]);
-      throw new DpifError("EINVAL", `packet of ${packet.length} bytes does not fit a buffer`);
-    }
-    pool.bytes.set(packet, start);
-    const batch = this.pipeline.borrowBatch();
-    const i = batch.push(handles[0], start, packet.length);
     for (let w = 0; w < META_WORDS; w++) batch.meta[(i << META_SHIFT) + w] = meta[w];
     this.pipeline.executeBatch(program, batch);
     this.pipeline.releaseBatch(batch);

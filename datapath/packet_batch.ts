@@ -26,6 +26,9 @@ export const META_STRIDE = 32;
 /** `log2(META_STRIDE)`. */
 export const META_SHIFT = 5;
 
+/** Scratch for {@linkcode PacketBatch.pushCopy}'s single allocation. */
+const ONE_HANDLE = new Int32Array(1);
+
 /** Up to 32 packets of one pool with their metadata. */
 export class PacketBatch {
   /** The pool every packet of this batch lives in. */
@@ -74,6 +77,28 @@ export class PacketBatch {
     this.l4[i] = -1;
     this.meta.fill(0, i << META_SHIFT, (i << META_SHIFT) + META_WORDS);
     return i;
+  }
+
+  /**
+   * Copies `frame` into a fresh buffer of the pool, just after its headroom,
+   * and appends it with zeroed metadata. Returns its index, or -1 when the
+   * batch is full or the pool has no free buffer (nothing is kept then).
+   * Slow path: injection, packet-out and tests.
+   * @throws {RangeError} when the frame is larger than a buffer's room after
+   * the headroom (the buffer is returned first).
+   */
+  pushCopy(frame: Uint8Array): number {
+    if (this.count >= BATCH_SIZE) return -1;
+    const pool = this.pool;
+    if (pool.allocBulk(ONE_HANDLE, 0, 1) !== 1) return -1;
+    const handle = ONE_HANDLE[0];
+    const start = pool.bufferStart(handle) + pool.headroom;
+    if (start + frame.length > pool.bufferEnd(handle)) {
+      pool.free(handle);
+      throw new RangeError(`a frame of ${frame.length} bytes does not fit a packet buffer`);
+    }
+    pool.bytes.set(frame, start);
+    return this.push(handle, start, frame.length);
   }
 
   /**

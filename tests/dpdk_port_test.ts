@@ -50,13 +50,7 @@ function unique(): string {
 /** Copies frames into fresh buffers of `p`, as a batch. */
 function batchOf(p: PacketPool, frames: Uint8Array[]): PacketBatch {
   const batch = new PacketBatch(p);
-  const handles = new Int32Array(frames.length);
-  assert.equal(p.allocBulk(handles, 0, frames.length), frames.length);
-  frames.forEach((frame, k) => {
-    const at = p.bufferStart(handles[k]) + p.headroom;
-    p.bytes.set(frame, at);
-    batch.push(handles[k], at, frame.length);
-  });
+  for (const frame of frames) assert.ok(batch.pushCopy(frame) >= 0, "a free buffer for each frame");
   return batch;
 }
 

@@ -107,14 +107,11 @@ export function loadBatch(
   meta: Record<number, number> = {},
 ): PacketBatch {
   const batch = new PacketBatch(pool);
-  const handles = new Int32Array(frames.length);
-  if (pool.allocBulk(handles, 0, frames.length) !== frames.length) throw new Error("pool empty");
-  frames.forEach((frame, k) => {
-    const at = pool.bufferStart(handles[k]) + pool.headroom;
-    pool.bytes.set(frame, at);
-    const i = batch.push(handles[k], at, frame.length);
+  for (const frame of frames) {
+    const i = batch.pushCopy(frame);
+    if (i < 0) throw new Error("pool empty");
     for (const [w, v] of Object.entries(meta)) batch.meta[(i << META_SHIFT) + Number(w)] = v;
-  });
+  }
   return batch;
 }
 

@@ -115,13 +115,7 @@ function packetBytes(batch: PacketBatch, i: number): Uint8Array {
 /** Fills a batch with copies of `frames` in fresh pool buffers. */
 function batchOf(pool: PacketPool, frames: Uint8Array[]): PacketBatch {
   const batch = new PacketBatch(pool);
-  const handles = new Int32Array(frames.length);
-  assert.equal(pool.allocBulk(handles, 0, frames.length), frames.length, "pool exhausted");
-  for (let k = 0; k < frames.length; k++) {
-    const start = pool.bufferStart(handles[k]) + pool.headroom;
-    pool.bytes.set(frames[k], start);
-    batch.push(handles[k], start, frames[k].length);
-  }
+  for (const frame of frames) assert.ok(batch.pushCopy(frame) >= 0, "pool exhausted");
   return batch;
 }
 
