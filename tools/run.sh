@@ -36,6 +36,24 @@ ensure_dpdk() {
   fi
 }
 
+# Tools the namespace tests use (ip, ping, nc, tcpdump-free captures) and
+# the API load script (wrk). Missing ones only skip the tests that need them.
+ensure_test_tools() {
+  local missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
+  command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ "$(id -u)" != 0 ] || [ "${DPIF_NO_DPDK_INSTALL:-0}" = 1 ]; then
+    log "not installing ${missing[*]}: the tests that need them are skipped"
+    return 0
+  fi
+  log "installing ${missing[*]} from Debian packages"
+  { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2; } ||
+    log "apt-get could not install ${missing[*]}: the tests that need them are skipped"
+}
+
 build_shim() {
   if [ -f ffi/shim/build.sh ] && pkg-config --exists libdpdk 2>/dev/null; then
     bash ffi/shim/build.sh >&2 || log "building the DPDK shim failed: dummy backend only"
@@ -47,5 +65,6 @@ task=${1:-}
 shift
 ensure_deno
 ensure_dpdk
+ensure_test_tools
 build_shim
 exec "$DENO" task "$task" "$@"
