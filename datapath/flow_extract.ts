@@ -4,7 +4,8 @@
  * `miniflow_extract` (lib/flow.c). The hottest code of the datapath.
  *
  * What a key holds, layer by layer:
- * - metadata: the first META_WORDS words, copied from the batch;
+ * - metadata: the first META_WORDS words, copied from the batch (the tunnel
+ *   words only when a tunnel destination is set: FIRST_TUNNEL_WORD);
  * - Ethernet: dst, src; up to two VLAN tags (TPID 0x8100 or 0x88a8), outer
  *   then inner, each `tpid << 16 | tci | VLAN_CFI`; a third tag stays in the
  *   payload and its TPID is the ethertype; an 802.3 length field gives the
@@ -39,6 +40,7 @@
 
 import {
   ETH_TYPE_NONE,
+  FIRST_TUNNEL_WORD,
   KEY_SHIFT,
   KEY_WORDS,
   META_WORDS,
@@ -49,7 +51,8 @@ import {
   W_ETH_SRC_LO,
   W_ETH_TYPE,
   W_MPLS_LSE,
-  W_TUN_ID_HI,
+  W_TUN_IPV4_DST,
+  W_TUN_IPV6_DST,
   W_VLAN_INNER,
   W_VLAN_OUTER,
 } from "./flow_key.ts";
@@ -69,8 +72,6 @@ const ETH_TYPE_VLAN_8021AD = 0x88a8;
 const ETH_TYPE_MPLS = 0x8847;
 const ETH_TYPE_MPLS_MCAST = 0x8848;
 const LLC_SNAP_HEADER_LEN = 8;
-/** Metadata words from here on are tunnel metadata (W_TUN_ID_HI .. W_TUN_OPTS + 7). */
-const FIRST_TUNNEL_WORD = W_TUN_ID_HI;
 
 /** Low-map bits of the four Ethernet address words (28..31). */
 const LO_BITS_ETH = (0xf << W_ETH_SRC_HI) | 0;
@@ -224,10 +225,10 @@ function extractRange(
     const k = keyBase + (i << KEY_SHIFT);
     const m = mapBase + (i << 1);
     // Metadata: only non-zero words are written and mapped (the stale-word
-    // sweep below zeroes the rest). Tunnel words are usually all zero, so one
-    // OR over them skips the per-word work. Those 23 loads cost ~9 ns a packet
-    // (bench/extract_bench.ts); OVS only looks at them when a tunnel destination
-    // is set, which would save most of that but is not our contract.
+    // sweep below zeroes the rest). The tunnel words count only when a tunnel
+    // destination is set (FIRST_TUNNEL_WORD in ./flow_key.ts, as OVS's
+    // miniflow_extract): five loads decide it, where reading all 23 tunnel
+    // words cost ~9 ns a packet (bench/extract_bench.ts).
     let lo = 0;
     for (let w = 0; w < FIRST_TUNNEL_WORD; w++) {
       const word = meta[mo + w];
@@ -236,12 +237,10 @@ function extractRange(
         lo |= 1 << w;
       }
     }
-    const tunnel = meta[mo + 5] | meta[mo + 6] | meta[mo + 7] | meta[mo + 8] | meta[mo + 9] |
-      meta[mo + 10] | meta[mo + 11] | meta[mo + 12] | meta[mo + 13] | meta[mo + 14] |
-      meta[mo + 15] | meta[mo + 16] | meta[mo + 17] | meta[mo + 18] | meta[mo + 19] |
-      meta[mo + 20] | meta[mo + 21] | meta[mo + 22] | meta[mo + 23] | meta[mo + 24] |
-      meta[mo + 25] | meta[mo + 26] | meta[mo + 27];
-    if (tunnel !== 0) {
+    const tunnelDst = meta[mo + W_TUN_IPV4_DST] | meta[mo + W_TUN_IPV6_DST] |
+      meta[mo + W_TUN_IPV6_DST + 1] | meta[mo + W_TUN_IPV6_DST + 2] |
+      meta[mo + W_TUN_IPV6_DST + 3];
+    if (tunnelDst !== 0) {
       for (let w = FIRST_TUNNEL_WORD; w < META_WORDS; w++) {
         const word = meta[mo + w];
         if (word !== 0) {

@@ -7,7 +7,9 @@
  * metadata laid out as the first words of a flow key (in_port, recirc_id,
  * dp_hash, skb_priority, skb_mark, tunnel metadata). All of it is kept in
  * typed arrays indexed by the packet's position: nothing is allocated per
- * packet.
+ * packet. The tunnel words mean something only while a tunnel destination
+ * is set (FIRST_TUNNEL_WORD in ./flow_key.ts), so moving a packet without a
+ * tunnel copies 10 metadata words, not 28.
  *
  * Ownership: the holder of a batch owns its packets. Every packet must leave
  * a batch in exactly one way: transmitted by a port, freed (a counted drop),
@@ -16,7 +18,17 @@
  * @module
  */
 
-import { META_WORDS } from "./flow_key.ts";
+import {
+  FIRST_TUNNEL_WORD,
+  META_WORDS,
+  W_DP_HASH,
+  W_IN_PORT,
+  W_RECIRC_ID,
+  W_SKB_MARK,
+  W_SKB_PRIORITY,
+  W_TUN_IPV4_DST,
+  W_TUN_IPV6_DST,
+} from "./flow_key.ts";
 import type { PacketPool } from "./packet_pool.ts";
 
 /** Most packets a batch holds (NETDEV_MAX_BURST in OVS). */
@@ -105,19 +117,47 @@ export class PacketBatch {
    * Appends packet `i` of `source` (buffer, region and metadata) and returns
    * its index here. Ownership moves with it: the caller must then forget the
    * packet in `source` (usually by resetting `source.count`).
+   *
+   * The tunnel words are copied only when the packet has a tunnel
+   * destination (otherwise they are meaningless, see FIRST_TUNNEL_WORD):
+   * copying all 28 words made this 11 % of a 1,000-flow DPDK profile.
    */
   pushFrom(source: PacketBatch, i: number): number {
+    const j = this.pushPacket(source, i);
+    const from = i << META_SHIFT;
+    const to = j << META_SHIFT;
+    const sm = source.meta;
+    const dm = this.meta;
+    dm[to + W_IN_PORT] = sm[from + W_IN_PORT];
+    dm[to + W_RECIRC_ID] = sm[from + W_RECIRC_ID];
+    dm[to + W_DP_HASH] = sm[from + W_DP_HASH];
+    dm[to + W_SKB_PRIORITY] = sm[from + W_SKB_PRIORITY];
+    dm[to + W_SKB_MARK] = sm[from + W_SKB_MARK];
+    const v4 = dm[to + W_TUN_IPV4_DST] = sm[from + W_TUN_IPV4_DST];
+    const v6a = dm[to + W_TUN_IPV6_DST] = sm[from + W_TUN_IPV6_DST];
+    const v6b = dm[to + W_TUN_IPV6_DST + 1] = sm[from + W_TUN_IPV6_DST + 1];
+    const v6c = dm[to + W_TUN_IPV6_DST + 2] = sm[from + W_TUN_IPV6_DST + 2];
+    const v6d = dm[to + W_TUN_IPV6_DST + 3] = sm[from + W_TUN_IPV6_DST + 3];
+    if ((v4 | v6a | v6b | v6c | v6d) !== 0) {
+      for (let w = FIRST_TUNNEL_WORD; w < META_WORDS; w++) dm[to + w] = sm[from + w];
+    }
+    return j;
+  }
+
+  /**
+   * Appends packet `i` of `source` without its metadata (the new slot's
+   * metadata is left as it was) and returns its index here; ownership moves
+   * as with {@linkcode pushFrom}. Only for batches whose metadata nobody
+   * reads: transmit queues (a port's `transmit` reads buffers, offsets and
+   * lengths only).
+   */
+  pushPacket(source: PacketBatch, i: number): number {
     const j = this.count++;
     this.handle[j] = source.handle[i];
     this.offset[j] = source.offset[i];
     this.length[j] = source.length[i];
     this.l3[j] = source.l3[i];
     this.l4[j] = source.l4[i];
-    const from = i << META_SHIFT;
-    const to = j << META_SHIFT;
-    const sm = source.meta;
-    const dm = this.meta;
-    for (let w = 0; w < META_WORDS; w++) dm[to + w] = sm[from + w];
     return j;
   }
 

@@ -360,7 +360,7 @@ export class Pipeline implements ExecutionContext {
     const pending = this.#txBatches[t];
     for (let i = 0; i < batch.count; i++) {
       if (pending.count === BATCH_SIZE) target.transmit(0, pending);
-      pending.pushFrom(batch, i);
+      pending.pushPacket(batch, i); // no metadata: transmit never reads it
     }
     batch.count = 0;
   }

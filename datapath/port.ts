@@ -21,6 +21,32 @@ export interface PortStats {
   tx_bytes: number;
   tx_dropped: number;
   tx_errors: number;
+  /**
+   * Ports backed by a device (`dpdk`): the device's own counters, as
+   * `rte_eth_stats_get` reports them. The fields above are the datapath's
+   * (every thread that polls or sends on the port, PMDs included), with
+   * the device's drops and errors added in.
+   */
+  device?: PortDeviceStats;
+  /**
+   * Received packets dropped because they did not fit one buffer: a chain of
+   * segments (nb_segs > 1), or longer than the datapath pool's buffers. Also in rx_errors.
+   */
+  rx_oversize?: number;
+}
+
+/** A device's own counters (`struct rte_eth_stats` totals). */
+export interface PortDeviceStats {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  /** Packets the hardware dropped because no rx descriptor was free. */
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  /** Receives that failed because the mbuf pool was empty. */
+  rx_nombuf: number;
 }
 
 /** Options given when a port is added, as in `ovs-dpctl add-if`. */
@@ -41,14 +67,16 @@ export interface Port {
   /**
    * Moves up to `BATCH_SIZE - batch.count` received packets from rx queue
    * `queue` into `batch`, with in_port set to this port's number and the other
-   * metadata zeroed. Returns how many were added. Never throws on the fast
+   * metadata zeroed (the tunnel words may instead be left as they were with
+   * the tunnel destination zeroed: FIRST_TUNNEL_WORD). Returns how many were added. Never throws on the fast
    * path; errors are counted in the stats.
    */
   receive(queue: number, batch: PacketBatch): number;
   /**
    * Transmits every packet of `batch` on tx queue `queue` and empties the
    * batch. The port takes ownership of all of them: each is sent or freed and
-   * counted in `tx_dropped`.
+   * counted in `tx_dropped`. Reads buffers, offsets and lengths only, never
+   * the metadata (the pipeline fills tx batches with `pushPacket`).
    */
   transmit(queue: number, batch: PacketBatch): void;
   /** Current counters (a fresh object). */

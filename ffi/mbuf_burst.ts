@@ -9,7 +9,15 @@
  * @module
  */
 
-import { META_WORDS, W_IN_PORT } from "../datapath/flow_key.ts";
+import {
+  W_DP_HASH,
+  W_IN_PORT,
+  W_RECIRC_ID,
+  W_SKB_MARK,
+  W_SKB_PRIORITY,
+  W_TUN_IPV4_DST,
+  W_TUN_IPV6_DST,
+} from "../datapath/flow_key.ts";
 import { META_SHIFT, type PacketBatch } from "../datapath/packet_batch.ts";
 import type { MbufPool } from "./mbuf_pool.ts";
 import { MBUF } from "./offsets.ts";
@@ -29,7 +37,7 @@ export interface BurstCounts {
 /**
  * Moves `n` received mbufs, whose pointers are the 64-bit entries of `stage`
  * (read as pairs of 32-bit words), into `batch` with in_port `portNo` and the
- * other metadata zeroed; the pool adopts each one. Chained mbufs are not
+ * other metadata zeroed (tunnel words as Port.receive allows); the pool adopts each one. Chained mbufs are not
  * moved: their pointers are compacted to the front of `stage` and counted in
  * `counts.rejected` so the caller frees them in one call and counts the error.
  * The caller has checked that `n` fits in the batch.
@@ -68,9 +76,19 @@ export function moveBurstToBatch(
     batch.length[j] = length;
     batch.l3[j] = -1;
     batch.l4[j] = -1;
+    // Only the words that always count (LIVE_META_WORDS): the tunnel words
+    // mean nothing while the tunnel destination is zero. 10 stores, not 28.
     const m = j << META_SHIFT;
-    for (let w = 0; w < META_WORDS; w++) meta[m + w] = 0;
     meta[m + W_IN_PORT] = portNo;
+    meta[m + W_RECIRC_ID] = 0;
+    meta[m + W_DP_HASH] = 0;
+    meta[m + W_SKB_PRIORITY] = 0;
+    meta[m + W_SKB_MARK] = 0;
+    meta[m + W_TUN_IPV4_DST] = 0;
+    meta[m + W_TUN_IPV6_DST] = 0;
+    meta[m + W_TUN_IPV6_DST + 1] = 0;
+    meta[m + W_TUN_IPV6_DST + 2] = 0;
+    meta[m + W_TUN_IPV6_DST + 3] = 0;
     bytes += length;
   }
   counts.rejected = chained;

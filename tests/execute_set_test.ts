@@ -19,6 +19,8 @@ import {
   W_SKB_PRIORITY,
   W_TP,
   W_TUN_ID_LO,
+  W_TUN_IPV4_DST,
+  W_TUN_TP,
 } from "../datapath/flow_key.ts";
 import {
   crc32cBitwise,
@@ -179,6 +181,15 @@ Deno.test("set skb_mark, skb_priority and tunnel metadata words", () => {
   assert.equal(out.meta[W_SKB_PRIORITY], 7);
   assert.equal(out.meta[W_TUN_ID_LO], 42);
   assert.equal(toHex(out.bytes), toHex(udp4Frame()));
+});
+
+Deno.test("set tunnel on a packet without a tunnel destination starts from zeros", () => {
+  const { out } = runOne(udp4Frame(), [
+    setAction([[W_TUN_ID_LO, 42, 0x0000ffff], [W_TUN_IPV4_DST, 0x0a000001, 0xffffffff]]),
+  ], { [W_TUN_ID_LO]: 0x12340000, [W_TUN_TP]: 99 }); // stale: no destination
+  assert.equal(out.meta[W_TUN_ID_LO], 42, "the masked bits come from zero, not the stale word");
+  assert.equal(out.meta[W_TUN_IPV4_DST], 0x0a000001);
+  assert.equal(out.meta[W_TUN_TP], 0);
 });
 
 Deno.test("set on packets missing the header: skipped, never thrown", () => {

@@ -194,6 +194,20 @@ Deno.test("udp/ipv4 hex frame: addresses, tos, ttl, ports, metadata", () => {
   assert.equal(got.map[0] & (1 << W_IN_PORT), 1 << W_IN_PORT);
 });
 
+Deno.test("tunnel metadata words without a tunnel destination are ignored, as OVS does", () => {
+  const meta = new Uint32Array(META_WORDS);
+  meta[W_IN_PORT] = 3;
+  meta[W_TUN_ID_LO] = 0xdead; // left over from an earlier packet in the slot
+  meta[W_TUN_IPV4_DST] = 0;
+  const plain = extract(hexToBytes(UDP4_HEX), meta);
+  assert.equal(plain.key[W_TUN_ID_LO], 0);
+  assert.equal(plain.map[0] & ~((1 << W_IN_PORT) | (0xf << 28)), 0, "only in_port and L2 words");
+  meta[W_TUN_IPV4_DST] = 0x0a000002;
+  const tunnelled = extract(hexToBytes(UDP4_HEX), meta);
+  assert.equal(tunnelled.key[W_TUN_ID_LO], 0xdead);
+  assert.equal(tunnelled.key[W_TUN_IPV4_DST], 0x0a000002);
+});
+
 Deno.test("tcp/ipv6 hex frame: label, tclass, hop limit, flags", () => {
   expectKey(
     hexToBytes(TCP6_HEX),

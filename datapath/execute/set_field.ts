@@ -27,8 +27,10 @@
 import type { SetAction } from "../action.ts";
 import { DpifError } from "../errors.ts";
 import {
+  FIRST_TUNNEL_WORD,
   KEY_WORDS,
   META_WORDS,
+  tunnelDstSet,
   W_DP_HASH,
   W_ETH_DST_HI,
   W_ETH_DST_LO,
@@ -92,6 +94,8 @@ export class SetProgram {
   readonly mask: Uint32Array;
   /** Metadata words the set writes. */
   readonly metaWords: Int32Array;
+  /** Writes tunnel words (FIRST_TUNNEL_WORD and up). */
+  readonly tunnel: boolean;
   /** Touches the Ethernet addresses. */
   readonly eth: boolean;
   /** Touches the first MPLS label stack entry. */
@@ -112,6 +116,7 @@ export class SetProgram {
     const meta: number[] = [];
     for (let w = 0; w < META_WORDS; w++) if (mask[w] !== 0) meta.push(w);
     this.metaWords = Int32Array.from(meta);
+    this.tunnel = meta.some((w) => w >= FIRST_TUNNEL_WORD);
     this.eth = (mask[W_ETH_SRC_HI] | mask[W_ETH_SRC_LO] | mask[W_ETH_DST_HI] |
       mask[W_ETH_DST_LO]) !== 0;
     this.mpls = mask[W_MPLS_LSE] !== 0;
@@ -164,6 +169,11 @@ export function applySet(program: SetProgram, batch: PacketBatch, i: number): vo
   if (program.metaWords.length !== 0) {
     const meta = batch.meta;
     const m = i << META_SHIFT;
+    // Tunnel words without a destination are meaningless (FIRST_TUNNEL_WORD):
+    // start a tunnel from zeros, as the packet's key sees it.
+    if (program.tunnel && !tunnelDstSet(meta, m)) {
+      meta.fill(0, m + FIRST_TUNNEL_WORD, m + META_WORDS);
+    }
     const words = program.metaWords;
     for (let k = 0; k < words.length; k++) {
       const w = words[k];
