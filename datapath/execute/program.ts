@@ -96,6 +96,11 @@ export class CompiledActions {
   readonly steps: readonly Step[];
   /** True when the program is a single drop: callers may skip copying for it. */
   readonly dropsAll: boolean;
+  /**
+   * The port when the program is exactly one output, else -1: the pipeline
+   * sends such packets straight to the port's tx batch, with no sub-batch.
+   */
+  readonly soleOutput: number;
 
   /** Wraps steps, marking the last one. */
   constructor(steps: Step[]) {
@@ -103,5 +108,6 @@ export class CompiledActions {
     steps[steps.length - 1].last = true;
     this.steps = steps;
     this.dropsAll = steps.length === 1 && steps[0].op === OP_DROP;
+    this.soleOutput = steps.length === 1 && steps[0].op === OP_OUTPUT ? steps[0].arg0 : -1;
   }
 }
