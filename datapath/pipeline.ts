@@ -112,6 +112,8 @@ export class Pipeline implements ExecutionContext {
   /** Ports with queued output this pass, and their tx batches. */
   readonly #txPorts: Port[] = [];
   readonly #txBatches: PacketBatch[] = [];
+  /** The port number each tx batch was queued under. */
+  readonly #txPortNos: number[] = [];
   #txCount = 0;
   /** Key of the packet an action upcall is taken from. */
   readonly #upcallKey: Uint32Array = newKeys(1);
@@ -365,19 +367,21 @@ export class Pipeline implements ExecutionContext {
    * large batch meeting an empty queue is sent at once, without a copy.
    */
   output(port: number, batch: PacketBatch): void {
-    const target = this.#ports.get(port);
-    if (target === undefined) {
-      this.drops[DROP_INVALID_PORT] += batch.count;
-      batch.freeAll();
-      return;
+    let t = this.#queuedTx(port);
+    if (t < 0) {
+      const target = this.#ports.get(port);
+      if (target === undefined) {
+        this.drops[DROP_INVALID_PORT] += batch.count;
+        batch.freeAll();
+        return;
+      }
+      if (batch.count >= BATCH_SIZE / 2) {
+        target.transmit(0, batch);
+        return;
+      }
+      t = this.#addTxPort(port, target);
     }
-    let t = 0;
-    while (t < this.#txCount && this.#txPorts[t] !== target) t++;
-    if (t === this.#txCount && batch.count >= BATCH_SIZE / 2) {
-      target.transmit(0, batch);
-      return;
-    }
-    if (t === this.#txCount) this.#addTxPort(target);
+    const target = this.#txPorts[t];
     const pending = this.#txBatches[t];
     for (let i = 0; i < batch.count; i++) {
       if (pending.count === BATCH_SIZE) target.transmit(0, pending);
@@ -386,18 +390,32 @@ export class Pipeline implements ExecutionContext {
     batch.count = 0;
   }
 
-  /** The index of port `portNo`'s tx batch this pass (added when new), or -1 when no such port. */
+  /**
+   * The index of port `portNo`'s tx batch this pass (added when new), or -1
+   * when there is no such port.
+   */
   #txIndex(portNo: number): number {
+    const t = this.#queuedTx(portNo);
+    if (t >= 0) return t;
     const target = this.#ports.get(portNo);
-    if (target === undefined) return -1;
-    for (let t = 0; t < this.#txCount; t++) if (this.#txPorts[t] === target) return t;
-    return this.#addTxPort(target);
+    return target === undefined ? -1 : this.#addTxPort(portNo, target);
+  }
+
+  /**
+   * The index of port `portNo`'s tx batch if it already has one this pass,
+   * else -1: a scan of a few numbers, cheaper than the port table's Map.
+   */
+  #queuedTx(portNo: number): number {
+    const numbers = this.#txPortNos;
+    for (let t = 0; t < this.#txCount; t++) if (numbers[t] === portNo) return t;
+    return -1;
   }
 
   /** Adds a port with an empty tx batch for this pass; returns its index. */
-  #addTxPort(target: Port): number {
+  #addTxPort(portNo: number, target: Port): number {
     const t = this.#txCount++;
     this.#txPorts[t] = target;
+    this.#txPortNos[t] = portNo;
     if (this.#txBatches.length === t) this.#txBatches.push(new PacketBatch(this.#pool));
     return t;
   }
