@@ -44,6 +44,8 @@ ensure_test_tools() {
   command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
   command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)       # two-host test: REST inside a netns
+  command -v ethtool >/dev/null 2>&1 || missing+=(ethtool) # two-host test: veth offloads off
   [ ${#missing[@]} -gt 0 ] || return 0
   if [ "$(id -u)" != 0 ] || [ "${DPIF_NO_DPDK_INSTALL:-0}" = 1 ]; then
     log "not installing ${missing[*]}: the tests that need them are skipped"
