@@ -50,8 +50,13 @@ Deno.test({
         ["p1", "dpdk"],
         ["p2", "dpdk"],
       ]);
+      const flowUpdates = async () =>
+        (await (await fetch(`${base}/v1/datapaths/dp0/pmd`)).json()).pmds[0].flow_updates;
+      const applied = await flowUpdates();
       dp.setUpcallsEnabled(true);
       dp.putFlow({ flow: "in_port(1),eth(),eth_type(0x0800)", actions: "2" });
+      // Both changes reach the PMD before the packet does (else it misses on p1).
+      for (let i = 0; i < 2000 && await flowUpdates() < applied + 2; i++) await tick();
       const frame = testFrame(7, 100);
       // Packet-out to p1 (control, tx queue 0) -> loops back into p1 -> PMD: flow -> p2
       // (tx queue 1) -> loops back into p2 -> PMD: miss -> upcall on the datapath.
