@@ -9,6 +9,7 @@
  * - settable attributes are skb_priority, skb_mark, tunnel (without
  *   geneve), eth, mpls, ipv4, ipv6, tcp, udp, sctp, icmp and icmpv6; each
  *   field may be given once;
+ * - a field with an all-zero mask is refused (it would set nothing);
  * - every field the text names gets its value in `key` and its mask in
  *   `mask` (all ones over the field when no `/mask` is written);
  *   `masked` is true when some field carries a partial mask;
@@ -80,7 +81,10 @@ export function parseSetAction(s: OdpScanner): SetAction {
   const mask = new Uint32Array(KEY_WORDS);
   let masked = false;
   const readField = (spec: F.FieldSpec) => {
+    const at = s.pos;
     const parsed = parseMaskedValue(s, spec);
+    // An all-zero mask would set nothing and could not be printed back.
+    if (parsed.mask === 0n) s.fail(`all-zero mask in set(${name}(...)): it sets nothing`, at);
     F.writeField(key, 0, spec, parsed.value);
     F.writeField(mask, 0, spec, parsed.mask);
     if (parsed.mask !== F.fullMask(spec.width)) masked = true;
