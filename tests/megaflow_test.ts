@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { DpifError } from "../datapath/errors.ts";
-import { KEY_WORDS, newKeys, W_ETH_TYPE, W_IN_PORT, W_NW_DST, W_TP } from "../datapath/flow_key.ts";
+import {
+  KEY_WORDS,
+  newKeys,
+  W_ETH_TYPE,
+  W_IN_PORT,
+  W_NW_DST,
+  W_NW_SRC,
+  W_TP,
+} from "../datapath/flow_key.ts";
 import { Megaflow, RERANK_INTERVAL } from "../datapath/megaflow.ts";
 import { lookupConformance, Prng, randomFlows, randomPackets } from "./lookup_conformance.ts";
 
@@ -154,4 +162,116 @@ Deno.test("megaflow: clear empties it and slots can be reused", () => {
   assert.equal(mf.lookup(packet(1, 0x0a000101, 0), 0, noMaps, 0), -1);
   mf.insert(0, a.key, 0, a.mask, 0);
   assert.equal(mf.lookup(packet(1, 0x0a000101, 0), 0, noMaps, 0), 0);
+});
+
+lookupConformance("megaflow, signature cache off", () => {
+  const megaflow = new Megaflow(16, { cacheEntries: 0 });
+  return {
+    lookup: (keys, keyOffset) => megaflow.lookup(keys, keyOffset),
+    insert: (slot, key, mask) => megaflow.insert(slot, key, 0, mask, 0),
+    remove: (slot) => assert.ok(megaflow.remove(slot)),
+  };
+});
+
+/** Flow j of a set over `masks` masks: nw_dst = j (so no two overlap), nw_src prefix by mask. */
+function sweepFlow(j: number, masks: number) {
+  const key = new Uint32Array(KEY_WORDS);
+  const mask = new Uint32Array(KEY_WORDS);
+  const m = j % masks;
+  key[W_IN_PORT] = 1;
+  mask[W_IN_PORT] = 0xffffffff;
+  key[W_ETH_TYPE] = 0x0800;
+  mask[W_ETH_TYPE] = 0xffff;
+  key[W_NW_DST] = j;
+  mask[W_NW_DST] = 0xffffffff;
+  key[W_NW_SRC] = Math.imul(j, 0x9e3779b1) >>> 0;
+  mask[W_NW_SRC] = (0xffffffff << m) >>> 0;
+  return { key, mask };
+}
+
+function lookupSweep(mf: Megaflow, n: number, masks: number, live: (j: number) => boolean) {
+  for (let j = 0; j < n; j++) {
+    const { key } = sweepFlow(j, masks);
+    key[W_TP] = j * 7; // noise outside every mask
+    assert.equal(mf.lookup(key, 0), live(j) ? j : -1, `flow ${j}`);
+  }
+}
+
+Deno.test("megaflow: the signature cache answers repeat lookups in one probe", () => {
+  const mf = new Megaflow(16);
+  for (let j = 0; j < 2000; j++) {
+    const { key, mask } = sweepFlow(j, 8);
+    mf.insert(j, key, 0, mask, 0);
+  }
+  lookupSweep(mf, 2000, 8, () => true);
+  const hits0 = mf.hits, probes0 = mf.maskHits, cached0 = mf.cacheHits;
+  lookupSweep(mf, 2000, 8, () => true);
+  assert.ok(mf.cacheHits - cached0 > 1900, `cache hits ${mf.cacheHits - cached0} of 2000`);
+  assert.ok((mf.maskHits - probes0) / (mf.hits - hits0) < 1.2);
+  const off = new Megaflow(16, { cacheEntries: 0 });
+  for (let j = 0; j < 2000; j++) {
+    const { key, mask } = sweepFlow(j, 8);
+    off.insert(j, key, 0, mask, 0);
+  }
+  lookupSweep(off, 2000, 8, () => true);
+  lookupSweep(off, 2000, 8, () => true);
+  assert.equal(off.cacheHits, 0);
+  assert.ok(off.maskHits / off.hits > 4, "8 evenly hit masks average 4.5 probes");
+});
+
+Deno.test("megaflow: deletes and slot reuse between lookups never answer a removed flow", () => {
+  const mf = new Megaflow(16);
+  const n = 3000;
+  for (let j = 0; j < n; j++) {
+    const { key, mask } = sweepFlow(j, 6);
+    mf.insert(j, key, 0, mask, 0);
+  }
+  lookupSweep(mf, n, 6, () => true); // the cache now names every flow
+  for (let j = 0; j < n; j += 2) assert.ok(mf.remove(j));
+  lookupSweep(mf, n, 6, (j) => j % 2 === 1);
+  // Reuse the freed slots for other flows (other keys, other masks): old
+  // cache entries point at moved or reused buckets and must not answer.
+  for (let j = 0; j < n; j += 2) {
+    const { key, mask } = sweepFlow(j + n, 5);
+    mf.insert(j, key, 0, mask, 0);
+  }
+  lookupSweep(mf, n, 6, (j) => j % 2 === 1);
+  for (let j = 0; j < n; j += 2) {
+    const { key } = sweepFlow(j + n, 5);
+    assert.equal(mf.lookup(key, 0), j);
+  }
+  const out = new Int32Array(32);
+  const keys = new Uint32Array(32 * KEY_WORDS);
+  for (let i = 0; i < 32; i++) keys.set(sweepFlow(i, 6).key, i * KEY_WORDS);
+  mf.lookupBatch(keys, 32, out);
+  for (let i = 0; i < 32; i++) assert.equal(out[i], i % 2 === 1 ? i : -1);
+});
+
+Deno.test("megaflow: a subtable grows with its flows and shrinks when they go", () => {
+  const mf = new Megaflow(16);
+  const small = mf.byteSize();
+  for (let j = 0; j < 8192; j++) {
+    const { key, mask } = sweepFlow(j, 1);
+    mf.insert(j, key, 0, mask, 0);
+  }
+  const big = mf.byteSize();
+  assert.ok(big > small + 8192 * 20, `grew from ${small} to ${big} bytes`);
+  for (let j = 8; j < 8192; j++) assert.ok(mf.remove(j));
+  assert.ok(mf.byteSize() < big - 8192 * 20, `shrank to ${mf.byteSize()} bytes`);
+  lookupSweep(mf, 8192, 1, (j) => j < 8);
+  for (let j = 8; j < 100; j++) {
+    const { key, mask } = sweepFlow(j, 1);
+    mf.insert(j, key, 0, mask, 0);
+  }
+  lookupSweep(mf, 200, 1, (j) => j < 100);
+});
+
+Deno.test("megaflow: insertUnique adds once and names the twin", () => {
+  const mf = new Megaflow(16);
+  const a = udpFlow(1, 0x0a000100, 53);
+  assert.equal(mf.insertUnique(4, a.key, 0, a.mask, 0), -1);
+  assert.equal(mf.insertUnique(5, a.key, 0, a.mask, 0), 4);
+  assert.equal(mf.flowCount, 1);
+  assert.ok(!mf.has(5));
+  assert.throws(() => mf.insertUnique(4, a.key, 0, a.mask, 0), RangeError);
 });
