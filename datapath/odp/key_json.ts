@@ -113,11 +113,14 @@ function readLevel(obj: Record<string, unknown>, path: string, b: KeyBuilder): v
     const fail: Fail = (message) => {
       throw new TypeError(`${here}: ${message}`);
     };
-    if (!(name in SINGLE) && !(name in STRUCTS) && !["eth_type", "vlan", "encap"].includes(name)) {
+    if (
+      !(Object.hasOwn(SINGLE, name)) && !(Object.hasOwn(STRUCTS, name)) &&
+      !["eth_type", "vlan", "encap"].includes(name)
+    ) {
       fail("unknown or unsupported attribute");
     }
     b.startAttr(name, fail);
-    if (name in SINGLE) {
+    if (Object.hasOwn(SINGLE, name)) {
       const m = readMasked(SINGLE[name], value, here);
       if (name === "recirc_id" && m.mask !== F.fullMask(32)) fail("recirc_id cannot be masked");
       b.set(name, SINGLE[name], m.value, m.mask);

@@ -19,6 +19,7 @@ import { type Fail, type FlowMatch, KeyBuilder } from "./key_build.ts";
 import * as F from "./key_fields.ts";
 import { parseFlags, parseGeneve, parseMaskedValue } from "./key_value_parse.ts";
 import { OdpScanner, parseUnsigned } from "./scanner.ts";
+import { parseFlowKeyFast } from "./key_parse_fast.ts";
 
 export type { FlowMatch } from "./key_build.ts";
 
@@ -44,6 +45,17 @@ const UNSUPPORTED = new Set(["ct_tuple4", "ct_tuple6", "nsh", "nd_ext"]);
  * parenthesis, trailing text, or attributes that contradict each other.
  */
 export function parseFlowKey(text: string): FlowMatch {
+  // Common canonical keys take the fast path (key_parse_fast.ts); it answers
+  // null for anything else, which the general parser below then handles.
+  const fast = typeof text === "string" ? parseFlowKeyFast(text) : null;
+  return fast ?? parseFlowKeyGeneral(text);
+}
+
+/**
+ * {@linkcode parseFlowKey} without the fast path: the general parser for
+ * every form (tests compare the two). Same results and errors.
+ */
+export function parseFlowKeyGeneral(text: string): FlowMatch {
   const match: FlowMatch = { key: newKeys(1), mask: newKeys(1) };
   const s = new OdpScanner(text);
   const names = parseKeyAttributes(s, match, { strict: true });
@@ -92,15 +104,16 @@ function parseAttribute(s: OdpScanner, b: KeyBuilder): string {
   const start = s.pos;
   const name = s.readName("an attribute name");
   const fail: Fail = (message) => s.fail(message, start);
-  const known = name in SINGLE || name in STRUCTS || name === "eth_type" || name === "vlan" ||
+  const known = Object.hasOwn(SINGLE, name) || Object.hasOwn(STRUCTS, name) ||
+    name === "eth_type" || name === "vlan" ||
     name === "encap" || name === "tunnel" || name === "tcp_flags";
-  if (!known && !(name in TRIVIAL_IF_ZERO) && name !== "packet_type") {
+  if (!known && !(Object.hasOwn(TRIVIAL_IF_ZERO, name)) && name !== "packet_type") {
     if (UNSUPPORTED.has(name)) fail(`unsupported attribute '${name}'`);
     fail(`unknown attribute '${name}'`);
   }
   s.expect("(");
   if (known) b.startAttr(name, fail);
-  if (name in SINGLE) {
+  if (Object.hasOwn(SINGLE, name)) {
     const spec = SINGLE[name];
     const valueStart = s.pos;
     const { value, mask } = parseMaskedValue(s, spec);
@@ -114,7 +127,7 @@ function parseAttribute(s: OdpScanner, b: KeyBuilder): string {
   } else if (name === "tcp_flags") {
     const { value, mask } = parseFlags(s, "tcp_flags", F.TCP_FLAGS.width);
     b.set(name, F.TCP_FLAGS, value, mask);
-  } else if (name in STRUCTS) {
+  } else if (Object.hasOwn(STRUCTS, name)) {
     parseFields(s, b, name, STRUCTS[name]);
     return name;
   } else if (name === "vlan") {
