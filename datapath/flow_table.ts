@@ -116,6 +116,8 @@ export class FlowTable implements FlowLookup {
   private readonly interner = new ActionInterner();
   private readonly actionIds: Int32Array;
   private readonly freeSlots: Int32Array;
+  /** Scratch for the masked key of a put. */
+  private readonly maskedKey = new Uint32Array(KEY_WORDS);
   private freeCount = 0;
   private highWater = 0;
 
@@ -199,7 +201,7 @@ export class FlowTable implements FlowLookup {
     if (!request.create && !request.modify) {
       throw new DpifError("EINVAL", "flow put needs create, modify or both");
     }
-    const maskedKey = new Uint32Array(KEY_WORDS);
+    const maskedKey = this.maskedKey; // scratch: the megaflow copies what it keeps
     for (let w = 0; w < KEY_WORDS; w++) maskedKey[w] = key[w] & mask[w];
     const ufid = request.ufid === undefined
       ? deriveUfid(maskedKey, 0, mask, 0)
@@ -207,15 +209,17 @@ export class FlowTable implements FlowLookup {
     const slot = this.ufids.find(ufid);
     if (slot < 0) {
       if (!request.create) throw new DpifError("ENOENT", `flow ${formatUfid(ufid)} not found`);
-      const twin = this.megaflow.find(maskedKey, 0, mask, 0);
-      if (twin >= 0) {
-        throw new DpifError(
-          "EEXIST",
-          `a flow with the same match exists as ${formatUfid(this.ufids.ufidOf(twin))}`,
-        );
+      if (this.freeCount === 0 && this.highWater >= this.maxFlows) {
+        // Full: an identical flow is still reported as such, not as EFBIG.
+        const twin = this.megaflow.find(maskedKey, 0, mask, 0);
+        if (twin >= 0) throw this.twinError(twin);
       }
       const fresh = this.allocateSlot();
-      this.megaflow.insert(fresh, maskedKey, 0, mask, 0);
+      const twin = this.megaflow.insertUnique(fresh, maskedKey, 0, mask, 0);
+      if (twin >= 0) {
+        this.freeSlots[this.freeCount++] = fresh;
+        throw this.twinError(twin);
+      }
       this.ufids.add(fresh, ufid);
       this.actionIds[fresh] = this.interner.acquire(actions);
       this.zeroStats(fresh);
@@ -330,6 +334,13 @@ export class FlowTable implements FlowLookup {
       if (words[w] !== maskedKey[w] || words[KEY_WORDS + w] !== mask[w]) return false;
     }
     return true;
+  }
+
+  private twinError(twin: number): DpifError {
+    return new DpifError(
+      "EEXIST",
+      `a flow with the same match exists as ${formatUfid(this.ufids.ufidOf(twin))}`,
+    );
   }
 
   private allocateSlot(): number {

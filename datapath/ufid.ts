@@ -24,13 +24,33 @@ export const UFID_WORDS = 4;
 const UFID_PATTERN =
   /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})([0-9a-f]{8})$/i;
 
-/** Formats `ufid[offset..offset+3]` as `ufid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+/** Two lowercase hex digits of each byte value (formatUfid's table). */
+const HEX_BYTES: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => b.toString(16).padStart(2, "0"),
+);
+
+/** Eight hex digits of a word. */
+function hex8(v: number): string {
+  return HEX_BYTES[v >>> 24] + HEX_BYTES[(v >>> 16) & 255] + HEX_BYTES[(v >>> 8) & 255] +
+    HEX_BYTES[v & 255];
+}
+
+/** Four hex digits of the low 16 bits. */
+function hex4(v: number): string {
+  return HEX_BYTES[(v >>> 8) & 255] + HEX_BYTES[v & 255];
+}
+
+/**
+ * Formats `ufid[offset..offset+3]` as `ufid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+ * By byte table: every put answers with its UFID, and `toString(16)` with
+ * `padStart` took 12% of a put.
+ */
 export function formatUfid(ufid: Uint32Array, offset = 0): string {
-  const hex = (v: number, digits: number) => (v >>> 0).toString(16).padStart(digits, "0");
   const p1 = ufid[offset + 1];
   const p2 = ufid[offset + 2];
-  return `ufid:${hex(ufid[offset], 8)}-${hex(p1 >>> 16, 4)}-${hex(p1 & 0xffff, 4)}-` +
-    `${hex(p2 >>> 16, 4)}-${hex(p2 & 0xffff, 4)}${hex(ufid[offset + 3], 8)}`;
+  return "ufid:" + hex8(ufid[offset]) + "-" + hex4(p1 >>> 16) + "-" + hex4(p1) + "-" +
+    hex4(p2 >>> 16) + "-" + hex4(p2) + hex8(ufid[offset + 3]);
 }
 
 /**
@@ -79,16 +99,47 @@ export function deriveUfid(
   mask: Uint32Array,
   maskOffset: number,
 ): Uint32Array {
-  const out = new Uint32Array(UFID_WORDS);
-  for (let part = 0; part < UFID_WORDS; part++) {
-    let h = Math.imul(part + 1, 0x9e3779b9);
-    for (let w = 0; w < USED_WORDS; w++) {
-      const m = mask[maskOffset + w];
-      h = hashAdd(hashAdd(h, m), key[keyOffset + w] & m);
+  // The four parts are four independent hash chains over the same words;
+  // one pass runs them side by side (the CPU overlaps them) and reads each
+  // word once. Same values as hashing each part in its own loop.
+  let h0 = Math.imul(1, 0x9e3779b9);
+  let h1 = Math.imul(2, 0x9e3779b9);
+  let h2 = Math.imul(3, 0x9e3779b9);
+  let h3 = Math.imul(4, 0x9e3779b9);
+  for (let w = 0; w < USED_WORDS; w++) {
+    const m = mask[maskOffset + w];
+    if (m === 0) {
+      h0 = hashAddZeroPair(h0);
+      h1 = hashAddZeroPair(h1);
+      h2 = hashAddZeroPair(h2);
+      h3 = hashAddZeroPair(h3);
+    } else {
+      const k = key[keyOffset + w] & m;
+      h0 = hashAdd(hashAdd(h0, m), k);
+      h1 = hashAdd(hashAdd(h1, m), k);
+      h2 = hashAdd(hashAdd(h2, m), k);
+      h3 = hashAdd(hashAdd(h3, m), k);
     }
-    out[part] = hashFinish(h, USED_WORDS * 8);
   }
+  const out = new Uint32Array(UFID_WORDS);
+  out[0] = hashFinish(h0, USED_WORDS * 8);
+  out[1] = hashFinish(h1, USED_WORDS * 8);
+  out[2] = hashFinish(h2, USED_WORDS * 8);
+  out[3] = hashFinish(h3, USED_WORDS * 8);
   return out;
+}
+
+/**
+ * `hashAdd(hashAdd(h, 0), 0)`, the step of a wildcarded word, which most
+ * words of a mask are: with a zero word hashAdd's multiplications vanish,
+ * leaving a rotate, a multiply by 5 and an add each. deriveUfid was 30% of
+ * a put without a UFID.
+ */
+function hashAddZeroPair(hash: number): number {
+  let h = (hash << 13) | (hash >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 /**

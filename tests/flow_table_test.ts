@@ -217,3 +217,46 @@ Deno.test("flow table: identical action lists are stored once", () => {
   table.delete(a.ufid);
   assert.deepEqual(table.actionsOf(b.slot)[0], { type: "output", port: 3 });
 });
+
+Deno.test("flow table: a twin put takes no slot, and on a full table is still EEXIST", () => {
+  const table = new FlowTable({ maxFlows: 2 });
+  table.put({ ...flow(1 << 8), ufid: UFID_A });
+  const twin = () => table.put({ ...flow(1 << 8), ufid: UFID_B });
+  assert.throws(
+    twin,
+    (e) => e instanceof DpifError && e.code === "EEXIST" && e.message.includes(UFID_A),
+  );
+  assert.equal(table.size, 1);
+  const second = table.put(flow(2 << 8));
+  assert.equal(table.size, 2);
+  assert.ok(second.slot < 2, "the slot the twin tried is reused");
+  assert.throws(
+    twin,
+    (e) => e instanceof DpifError && e.code === "EEXIST" && e.message.includes(UFID_A),
+  );
+  assert.throws(() => table.put(flow(3 << 8)), (e) => e instanceof DpifError && e.code === "EFBIG");
+});
+
+Deno.test("flow table: action lists with and without typed arrays intern by value", () => {
+  const table = new FlowTable({ maxFlows: 8 });
+  const header = (b: number): Action[] => [
+    { type: "output", port: 2, extra: new Uint8Array([b]) } as unknown as Action,
+  ];
+  const a = table.put({ ...flow(1 << 8), actions: header(1) });
+  const b = table.put({ ...flow(2 << 8), actions: header(1) });
+  const c = table.put({ ...flow(3 << 8), actions: header(2) });
+  const d = table.put({
+    ...flow(4 << 8),
+    actions: [{ type: "output", port: 2, extra: { 0: 1 } } as unknown as Action],
+  });
+  const e = table.put({ ...flow(5 << 8), actions: [{ type: "output", port: 2 }] });
+  const f = table.put({ ...flow(6 << 8), actions: [{ type: "output", port: 2 }] });
+  assert.equal(table.actionsIdOf(a.slot), table.actionsIdOf(b.slot));
+  assert.notEqual(table.actionsIdOf(a.slot), table.actionsIdOf(c.slot));
+  assert.notEqual(
+    table.actionsIdOf(a.slot),
+    table.actionsIdOf(d.slot),
+    "Uint8Array is not an object",
+  );
+  assert.equal(table.actionsIdOf(e.slot), table.actionsIdOf(f.slot));
+});
