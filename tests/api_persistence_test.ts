@@ -2,68 +2,16 @@
  * Persistence across a kill -9: the service runs as a subprocess with
  * --state, is killed with SIGKILL while flow writes are in flight, and on
  * restart every acknowledged change is back. Then a SIGTERM stops it
- * cleanly (exit code 0).
+ * cleanly (exit code 0). Kills at random moments over many rounds, with
+ * port, modify, delete and operate writes: tests/crash_recovery_test.ts.
  */
 
 import assert from "node:assert/strict";
+import { ServiceProcess } from "../tools/service_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-interface Child {
-  process: Deno.ChildProcess;
-  base: string;
-  log: string[];
-}
-
-/** Starts the service and waits (bounded) for its "listening" log line. */
-async function startChild(stateDir: string): Promise<Child> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--no-check",
-      MAIN,
-      "--listen",
-      "127.0.0.1:0",
-      "--state",
-      stateDir,
-      "--no-dpdk",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log: string[] = [];
-  const lines = process.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await lines.read();
-    if (done) break;
-    buffer += value;
-    let nl;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      log.push(line);
-      const record = JSON.parse(line);
-      if (record.msg === "listening") {
-        // Keep draining stderr so the child never blocks on a full pipe.
-        (async () => {
-          try {
-            for (;;) {
-              const { value, done } = await lines.read();
-              if (done) break;
-              log.push(value);
-            }
-          } catch { /* closed */ }
-        })();
-        return { process, base: `http://127.0.0.1:${record.port}`, log };
-      }
-    }
-  }
-  process.kill("SIGKILL");
-  await process.status;
-  throw new Error(`service did not start:\n${log.join("\n")}${buffer}`);
+/** Starts the service on a state directory (tools/service_process.ts). */
+function startChild(stateDir: string): Promise<ServiceProcess> {
+  return ServiceProcess.start({ args: ["--state", stateDir, "--no-dpdk"] });
 }
 
 async function send(base: string, method: string, path: string, body?: unknown) {
@@ -114,10 +62,10 @@ Deno.test("persistence: everything acknowledged survives kill -9; SIGTERM stops 
     for (let i = 0; i < 2000 && acked.size === 20; i++) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    child.process.kill("SIGKILL");
+    const killed = await child.kill();
     await Promise.all(inFlight);
     const ackedBeforeKill = acked.size;
-    assert.equal((await child.process.status).signal, "SIGKILL");
+    assert.equal(killed.signal, "SIGKILL");
 
     child = await startChild(dir);
     const dps = await send(child.base, "GET", "/v1/datapaths");
@@ -133,17 +81,13 @@ Deno.test("persistence: everything acknowledged survives kill -9; SIGTERM stops 
     assert.ok(ackedBeforeKill > 20, "some in-flight writes were acknowledged");
     assert.ok(ackedBeforeKill < 220, `the kill came mid-write (${ackedBeforeKill - 20} of 200)`);
     for (const f of dump.json.flows) assert.equal(f.stats.packets, 0, "stats are not persisted");
-    assert.ok(child.log.some((l) => l.includes('"state restored"')));
+    assert.ok(child.logged("state restored"));
 
-    child.process.kill("SIGTERM");
-    const status = await child.process.status;
+    const status = await child.terminate();
     assert.equal(status.code, 0, "graceful stop");
-    assert.ok(child.log.some((l) => l.includes('"stopped"')));
+    assert.ok(child.logged("stopped"));
   } finally {
-    try {
-      child.process.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.process.status;
+    await child.kill();
     Deno.removeSync(dir, { recursive: true });
   }
 });
