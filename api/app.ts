@@ -28,7 +28,7 @@
 
 import { PmdControl } from "../datapath/pmd_control.ts";
 import { pmdRoutes } from "./routes/pmd.ts";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timingSafeEqual } from "node:crypto";
 import type { DatapathRegistry } from "../datapath/registry.ts";
@@ -135,6 +135,20 @@ export function createApp(options: AppOptions): DpifApp {
     }),
   );
 
+  const pmdControl = options.pmdControl ?? new PmdControl(options.registry);
+  // A flow change answers only once every PMD thread has applied it: after a
+  // DELETE returns, no packet follows the deleted flow (Datapath alone returns before).
+  const flowsApplied = async (c: Context, next: () => Promise<void>) => {
+    await next();
+    if (c.req.method === "GET" || c.res.status >= 400) return;
+    const dp = c.req.param("dp");
+    const pmds = dp === undefined || !options.registry.has(dp) ? undefined : pmdControl.get(dp);
+    await pmds?.flowsApplied();
+  };
+  app.use("/v1/datapaths/:dp/flows", flowsApplied);
+  app.use("/v1/datapaths/:dp/flows/*", flowsApplied);
+  app.use("/v1/datapaths/:dp/operate", flowsApplied);
+
   app.route("/v1/version", versionRoutes(ctx));
   app.route("/v1", eventRoutes(ctx));
   app.route("/v1/datapaths", datapathRoutes(ctx));
@@ -146,7 +160,7 @@ export function createApp(options: AppOptions): DpifApp {
   app.route("/v1/datapaths/:dp/upcalls", upcallRoutes(ctx));
   app.route(
     "/v1/datapaths/:dp/pmd",
-    pmdRoutes(ctx, options.pmdControl ?? new PmdControl(options.registry)),
+    pmdRoutes(ctx, pmdControl),
   );
   app.route("/", metricsRoutes(ctx));
   app.route("/", openApiRoutes(ctx));

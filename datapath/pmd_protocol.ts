@@ -65,6 +65,8 @@ export interface PmdQueueAssignment {
   rxQueues: number[];
   /** Tx queue this PMD alone sends on. */
   txQueue: number;
+  /** The port's capture tap (FrameTap buffer), shared with the control thread. */
+  tap?: SharedArrayBuffer;
 }
 
 /** The first message to a PMD Worker. */

@@ -16,7 +16,12 @@
  * slot's generation, so deltas for a flow deleted meanwhile are dropped,
  * not credited to a newer flow in the same slot), pipeline and drop counter
  * deltas (added to the datapath's), and the upcalls it queued (re-queued on
- * the datapath's {@linkcode UpcallQueue}). Packets a PMD counted for a flow
+ * the datapath's {@linkcode UpcallQueue}). Its per-port counters (received,
+ * sent, tx drops and errors, chained mbufs dropped) are folded into each
+ * {@linkcode DpdkPort} as deltas, so `Datapath.portStats` shows every
+ * thread's packets beside the device's counters; its classifier's
+ * n_mask_hit goes into the control classifier's running total, which is
+ * what the datapath's n_mask_hit reads. Packets a PMD counted for a flow
  * in the last report period before its deletion are not in the deleted
  * flow's final stats.
  *
@@ -34,11 +39,22 @@
 import type { Datapath, FlowChange } from "./datapath.ts";
 import { DpifError } from "./errors.ts";
 import { actionsToJson } from "./odp/action_json.ts";
-import { C_MASK_HIT } from "./pipeline.ts";
+import { C_MASK_HIT, DEFAULT_EMC_ENTRIES } from "./pipeline.ts";
 import { DpdkPort } from "../ffi/dpdk_port.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
-import { PP_COUNTER_COUNT, PP_RX_PACKETS, PP_TX_DROPPED, PP_TX_PACKETS } from "../ffi/pmd_port.ts";
 import {
+  PP_COUNTER_COUNT,
+  PP_RX_BYTES,
+  PP_RX_ERRORS,
+  PP_RX_PACKETS,
+  PP_TX_BYTES,
+  PP_TX_DROPPED,
+  PP_TX_ERRORS,
+  PP_TX_PACKETS,
+} from "../ffi/pmd_port.ts";
+import { emptyPortStats, type PortStats } from "./port.ts";
+import {
+  CTL_STATE,
   CTL_STOP,
   CTL_WAKE,
   CTL_WORDS,
@@ -74,7 +90,7 @@ export interface PmdSetOptions {
   napMs?: number;
   /** Report period in ms. Default 10. */
   reportMs?: number;
-  /** EMC entries per PMD. Default 8192. */
+  /** EMC entries per PMD; 0 turns it off. Default DEFAULT_EMC_ENTRIES (off). */
   emcEntries?: number;
   /** ms to wait for a Worker to start or stop. Default 5000. */
   timeoutMs?: number;
@@ -114,9 +130,12 @@ interface PmdHandle {
   updates: MessagePort;
   assignments: PmdQueueAssignment[];
   cpus: number[];
+  /** Latest cumulative PP_* counters per port number (from the last report). */
   ports: Map<number, Float64Array>;
   stopped: PromiseWithResolvers<number>;
   ready: PromiseWithResolvers<number[]>;
+  /** Flow messages posted to this PMD so far (it counts those applied in PS_FLOW_UPDATES). */
+  sent: number;
 }
 
 /** The PMD threads of one datapath. */
@@ -126,6 +145,10 @@ export class PmdSet {
   readonly #pmds: PmdHandle[];
   readonly #unsubscribe: () => void;
   readonly #polled: number[];
+  /** The DPDK ports the PMDs serve, by port number: their per-port counts are folded into them. */
+  readonly #dpdkPorts: Map<number, DpdkPort>;
+  /** Scratch for one port's counter deltas while folding a report. */
+  readonly #portDelta: PortStats = emptyPortStats();
   readonly #timeoutMs: number;
   #upcallsEnabled: boolean;
   #lastDelayMs = -1;
@@ -134,12 +157,13 @@ export class PmdSet {
   private constructor(
     datapath: Datapath,
     pmds: PmdHandle[],
-    polled: number[],
+    dpdkPorts: DpdkPort[],
     timeoutMs: number,
   ) {
     this.datapath = datapath;
     this.#pmds = pmds;
-    this.#polled = polled;
+    this.#dpdkPorts = new Map(dpdkPorts.map((p) => [p.portNo, p]));
+    this.#polled = dpdkPorts.map((p) => p.portNo);
     this.#timeoutMs = timeoutMs;
     this.#upcallsEnabled = datapath.upcalls.enabled;
     this.#unsubscribe = datapath.onFlowChange((change) => {
@@ -197,6 +221,7 @@ export class PmdSet {
           portId: port.portId,
           rxQueues: rxOf[p][i],
           txQueue: rank < 0 ? 0 : base + rank,
+          tap: port.tap.buffer,
         });
       }
     });
@@ -228,6 +253,7 @@ export class PmdSet {
         ports: new Map(),
         stopped: Promise.withResolvers<number>(),
         ready: Promise.withResolvers<number[]>(),
+        sent: flows.length,
       };
       pmds.push(handle);
       for (const message of flows) channel.port1.postMessage(message);
@@ -236,7 +262,7 @@ export class PmdSet {
         index: i,
         poolName: pool.name,
         maxFlows: datapath.flows.maxFlows,
-        emcEntries: options.emcEntries ?? 8192,
+        emcEntries: options.emcEntries ?? DEFAULT_EMC_ENTRIES,
         upcallDepth: 256,
         upcallsEnabled: datapath.upcalls.enabled,
         ports: assignments[i],
@@ -251,8 +277,7 @@ export class PmdSet {
       };
       handle.worker.postMessage(start, [channel.port2]);
     }
-    const polled = dpdkPorts.map((p) => p.portNo);
-    const set = new PmdSet(datapath, pmds, polled, options.timeoutMs ?? 5000);
+    const set = new PmdSet(datapath, pmds, dpdkPorts, options.timeoutMs ?? 5000);
     for (const pmd of pmds) {
       pmd.worker.onmessage = (event: MessageEvent<PmdEvent>) => set.#onEvent(pmd, event.data);
       pmd.worker.onerror = (event) => {
@@ -260,7 +285,7 @@ export class PmdSet {
         set.#onEvent(pmd, { op: "error", index: pmd.index, message: String(event.message) });
       };
     }
-    for (const portNo of polled) datapath.setPolledElsewhere(portNo, true);
+    for (const portNo of set.#polled) datapath.setPolledElsewhere(portNo, true);
     try {
       for (const pmd of pmds) pmd.cpus = await withTimeout(pmd.ready.promise, set.#timeoutMs);
     } catch (error) {
@@ -280,6 +305,37 @@ export class PmdSet {
   /** The latest delay from a flow change to a PMD applying it, in ms (-1 before any). */
   get lastUpdateDelayMs(): number {
     return this.#lastDelayMs;
+  }
+
+  /**
+   * Resolves once every PMD has applied every flow change sent to it before
+   * this call (the acknowledgement of puts, deletes and flushes:
+   * Datapath.deleteFlow returns before the PMDs apply it). After it, no PMD
+   * forwards a packet by a flow deleted before the call, and every packet a
+   * PMD forwarded by it is already on its tx queue. A PMD applies changes
+   * between bursts, within CHECK_EVERY (32) poll iterations or at once when
+   * napping. A stopped PMD counts as done.
+   * @throws {DpifError} ENODEV when a PMD has not caught up within `timeoutMs`.
+   */
+  async flowsApplied(timeoutMs: number = this.#timeoutMs): Promise<void> {
+    const targets = this.#pmds.map((pmd) => pmd.sent);
+    const behind = () =>
+      this.#pmds.some((pmd, i) =>
+        pmd.stats[PS_FLOW_UPDATES] < targets[i] && Atomics.load(pmd.control, CTL_STATE) !== 2
+      );
+    const deadline = performance.now() + timeoutMs;
+    // A busy PMD catches up within tens of microseconds: spin briefly before yielding.
+    const spinUntil = performance.now() + 0.2;
+    while (behind() && performance.now() < spinUntil) { /* spin */ }
+    while (behind()) {
+      if (performance.now() > deadline) {
+        throw new DpifError(
+          "ENODEV",
+          `PMD threads did not apply flow changes in ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
   }
 
   /** Statistics of every PMD thread. */
@@ -344,6 +400,7 @@ export class PmdSet {
   #broadcast(message: PmdFlowMessage): void {
     for (const pmd of this.#pmds) {
       pmd.updates.postMessage(message);
+      pmd.sent++;
       wake(pmd);
     }
   }
@@ -380,6 +437,11 @@ export class PmdSet {
     for (let i = 0; i < report.counters.length; i++) {
       if (i !== C_MASK_HIT) counters[i] += report.counters[i];
     }
+    // The control pipeline sets n_mask_hit from its classifier's running total
+    // (pipeline.ts), so the PMDs' share goes into that total, not only the counter.
+    const megaflow = dp.flows.megaflow;
+    megaflow.maskHits += report.counters[C_MASK_HIT] ?? 0;
+    counters[C_MASK_HIT] = megaflow.maskHits;
     const drops = dp.pipeline.drops;
     for (let i = 0; i < report.drops.length && i < drops.length; i++) drops[i] += report.drops[i];
     for (const u of report.upcalls) {
@@ -396,7 +458,9 @@ export class PmdSet {
       });
     }
     for (const p of report.ports) {
-      if (p.counters.length === PP_COUNTER_COUNT) pmd.ports.set(p.portNo, p.counters);
+      if (p.counters.length !== PP_COUNTER_COUNT) continue;
+      this.#foldPortCounts(p.portNo, pmd.ports.get(p.portNo), p.counters);
+      pmd.ports.set(p.portNo, p.counters);
     }
     if (report.updateDelayMs >= 0) this.#lastDelayMs = report.updateDelayMs;
     if (dp.upcalls.enabled !== this.#upcallsEnabled) {
@@ -404,6 +468,23 @@ export class PmdSet {
       this.#upcallsEnabled = dp.upcalls.enabled;
       this.#broadcast({ op: "upcalls", enabled: this.#upcallsEnabled, sentAt: wallNow() });
     }
+  }
+
+  /** Adds what a PMD counted on a port since its previous report to that DpdkPort. */
+  #foldPortCounts(portNo: number, previous: Float64Array | undefined, now: Float64Array): void {
+    const port = this.#dpdkPorts.get(portNo);
+    if (port === undefined) return;
+    const was = (i: number) => previous === undefined ? 0 : previous[i];
+    const d = this.#portDelta;
+    d.rx_packets = now[PP_RX_PACKETS] - was(PP_RX_PACKETS);
+    d.rx_bytes = now[PP_RX_BYTES] - was(PP_RX_BYTES);
+    d.rx_errors = now[PP_RX_ERRORS] - was(PP_RX_ERRORS);
+    d.rx_oversize = d.rx_errors; // a PMD's only rx error is a chained mbuf
+    d.tx_packets = now[PP_TX_PACKETS] - was(PP_TX_PACKETS);
+    d.tx_bytes = now[PP_TX_BYTES] - was(PP_TX_BYTES);
+    d.tx_dropped = now[PP_TX_DROPPED] - was(PP_TX_DROPPED);
+    d.tx_errors = now[PP_TX_ERRORS] - was(PP_TX_ERRORS);
+    port.addThreadCounts(d);
   }
 }
 

@@ -90,7 +90,7 @@ function run(start: PmdStartMessage): void {
   const ports = new PortTable();
   const rx: PmdPort[] = [];
   for (const a of start.ports) {
-    const port = new PmdPort(a.name, a.portNo, a.portId, pool, a.rxQueues, a.txQueue);
+    const port = new PmdPort(a.name, a.portNo, a.portId, pool, a.rxQueues, a.txQueue, a.tap);
     ports.add(port, a.portNo);
     rx.push(port);
   }

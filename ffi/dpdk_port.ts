@@ -14,18 +14,37 @@
  * Batches over another pool than the port's (e.g. a MemoryPool) are copied
  * (a slow path: one subarray per packet).
  *
+ * Configuration: with more than one rx queue, RSS spreads flows over them
+ * (mq_mode RSS, rss_hf = (IP | TCP | UDP) & what the device can hash);
+ * `rx_scatter` lets a device deliver long frames as mbuf chains, which are
+ * then dropped and counted (rx_oversize) rather than left to the device.
+ *
+ * Stats: {@linkcode DpdkPort.stats} merges what every thread counted on the
+ * port (this one's, plus PMD threads' folded in by
+ * {@linkcode DpdkPort.addThreadCounts}) with the device's own counters
+ * (`rte_eth_stats_get`, shown under `device`; its drops and errors are also
+ * added to rx_dropped / rx_errors / tx_errors).
+ *
  * @module
  */
 
 import { DpifError } from "../datapath/errors.ts";
 import { W_IN_PORT } from "../datapath/flow_key.ts";
 import { BATCH_SIZE, META_SHIFT, PacketBatch } from "../datapath/packet_batch.ts";
-import type { Port, PortOptions, PortStats } from "../datapath/port.ts";
+import {
+  emptyPortStats,
+  type Port,
+  type PortDeviceStats,
+  type PortOptions,
+  type PortStats,
+} from "../datapath/port.ts";
+import { FrameTap } from "../datapath/frame_tap.ts";
 import { cString, deviceName, hotplugAdd, hotplugRemove } from "./eal.ts";
 import { type DpdkLibraries, loadDpdk } from "./loader.ts";
 import { type BurstCounts, moveBurstToBatch, stageBatchForTx } from "./mbuf_burst.ts";
 import type { MbufPool } from "./mbuf_pool.ts";
-import { ETH_CONF, ETH_LINK, ETH_STATS, ETHER_ADDR, MBUF } from "./offsets.ts";
+import { ETH_LINK, ETH_STATS, ETHER_ADDR, MBUF } from "./offsets.ts";
+import { configureDevice, type RxSetup } from "./dpdk_port_setup.ts";
 import {
   type DpdkPortConfig,
   formatMac,
@@ -35,16 +54,7 @@ import {
 import { check } from "./status.ts";
 
 /** The device's own counters (`struct rte_eth_stats` totals). */
-export interface DpdkDeviceStats {
-  ipackets: number;
-  opackets: number;
-  ibytes: number;
-  obytes: number;
-  imissed: number;
-  ierrors: number;
-  oerrors: number;
-  rx_nombuf: number;
-}
+export type DpdkDeviceStats = PortDeviceStats;
 
 /** Link state (`rte_eth_link_get_nowait`). */
 export interface DpdkLinkState {
@@ -70,10 +80,30 @@ export class DpdkPort implements Port {
   readonly portId: number;
   /** The device name (devargs up to the first comma). */
   readonly deviceName: string;
+  /** The device's NUMA socket (`rte_eth_dev_socket_id`; -1: the device does not say). */
+  readonly socketId: number;
   /** The pool rx queues allocate from; batches over it move without copies. */
   readonly pool: MbufPool;
+  /**
+   * RTE_ETH_RSS_* flow types the device hashes to spread packets over its
+   * rx queues: (IP | TCP | UDP) & what the device supports, on ports with
+   * more than one rx queue; 0 when RSS is off (one queue, or a device that
+   * hashes nothing, such as net_af_packet, whose kernel fanout spreads instead).
+   */
+  readonly rssHashFunctions: number;
+  /**
+   * Whether the device may deliver a frame as a chain of mbufs
+   * (RTE_ETH_RX_OFFLOAD_SCATTER): the `rx_scatter` option, by default on
+   * when the `mtu` option asks for frames longer than one mbuf's data room
+   * and the device supports it.
+   * Chains are dropped and counted (rx_oversize), never misread; without
+   * scatter the device itself drops such frames (ierrors).
+   */
+  readonly rxScatter: boolean;
   /** Received multi-segment packets dropped (also in rx_errors). */
   rxOversize = 0;
+  /** Frames received and given to transmit while a capture runs (PMD threads share it). */
+  readonly tap: FrameTap = new FrameTap();
   readonly #probed: boolean;
   readonly #lib: DpdkLibraries;
   readonly #rxBurst: DpdkLibraries["shim"]["dpif_rx_burst"];
@@ -93,6 +123,9 @@ export class DpdkPort implements Port {
   #txBytes = 0;
   #txDropped = 0;
   #txErrors = 0;
+  /** What other threads (PMDs) counted on this port, folded in by {@linkcode addThreadCounts}. */
+  readonly #thread: PortStats = emptyPortStats();
+  #threadOversize = 0;
   #closed = false;
 
   private constructor(
@@ -101,14 +134,18 @@ export class DpdkPort implements Port {
     pool: MbufPool,
     portId: number,
     probed: boolean,
+    rx: RxSetup,
   ) {
     this.name = name;
+    this.rssHashFunctions = rx.rssHashFunctions;
+    this.rxScatter = rx.scatter;
     this.options = normalisedOptions(config);
     this.rxQueues = config.rxQueues;
     this.txQueues = config.txQueues;
     this.pool = pool;
     this.portId = portId;
     this.deviceName = deviceName(config.devargs);
+    this.socketId = loadDpdk().ethdev.rte_eth_dev_socket_id(portId);
     this.#probed = probed;
     this.#copyBatch = new PacketBatch(pool);
     this.#lib = loadDpdk();
@@ -139,8 +176,8 @@ export class DpdkPort implements Port {
         },
       );
       portId = id[0];
-      configure(lib, portId, config, pool);
-      return new DpdkPort(name, config, pool, portId, probed);
+      const rx = configureDevice(lib, portId, config, pool);
+      return new DpdkPort(name, config, pool, portId, probed, rx);
     } catch (error) {
       if (portId >= 0) {
         lib.ethdev.rte_eth_dev_stop(portId);
@@ -164,6 +201,7 @@ export class DpdkPort implements Port {
     if (n === 0) return 0;
     if (batch.pool !== this.pool) return this.#receiveByCopy(batch, n);
     const counts = this.#burstCounts;
+    const first = batch.count;
     moveBurstToBatch(this.pool, this.#stage32, n, batch, this.portNo, counts);
     const bad = counts.rejected;
     const bytes = counts.bytes;
@@ -172,44 +210,73 @@ export class DpdkPort implements Port {
       this.rxOversize += bad;
       this.#rxErrors += bad;
     }
+    if (this.tap.on[0] !== 0) this.tap.recordBatch(this.pool.bytes, batch, first);
     this.#rxPackets += n - bad;
     this.#rxBytes += bytes;
     return n - bad;
   }
 
-  transmit(queue: number, batch: PacketBatch): void {
+  transmit(queue: number, batch: PacketBatch): number {
     const n = batch.count;
-    if (n === 0) return;
-    if (batch.pool !== this.pool || this.#closed) {
-      this.#transmitByCopy(queue, batch);
-      return;
-    }
+    if (n === 0) return 0;
+    if (batch.pool !== this.pool || this.#closed) return this.#transmitByCopy(queue, batch);
+    if (this.tap.on[0] !== 0) this.tap.recordBatch(this.pool.bytes, batch, 0);
     const pool = this.pool;
     const lengths = this.#txLength;
     const counts = this.#burstCounts;
     const k = stageBatchForTx(pool, batch, this.#stage32, lengths, counts);
     this.#txErrors += counts.rejected;
-    if (k === 0) return;
+    if (k === 0) return 0;
     const sent = this.#txBurst(this.portId, queue, this.#stageBytes, k);
     let bytes = 0;
     for (let i = 0; i < sent; i++) bytes += lengths[i];
     this.#txPackets += sent;
     this.#txBytes += bytes;
     this.#txDropped += k - sent;
+    return k - sent;
   }
 
+  /**
+   * The datapath's counters for this port (this thread's plus what
+   * {@linkcode addThreadCounts} folded in from PMD threads), with the
+   * device's drops (imissed, rx_nombuf) and errors added in, and the
+   * device's own counters under `device`. Throws a DpdkError when the
+   * device refuses its stats.
+   */
   stats(): PortStats {
     const device = this.deviceStats();
+    const t = this.#thread;
     return {
-      rx_packets: this.#rxPackets,
-      rx_bytes: this.#rxBytes,
-      rx_dropped: this.#rxDropped + device.imissed + device.rx_nombuf,
-      rx_errors: this.#rxErrors + device.ierrors,
-      tx_packets: this.#txPackets,
-      tx_bytes: this.#txBytes,
-      tx_dropped: this.#txDropped,
-      tx_errors: this.#txErrors + device.oerrors,
+      rx_packets: this.#rxPackets + t.rx_packets,
+      rx_bytes: this.#rxBytes + t.rx_bytes,
+      rx_dropped: this.#rxDropped + t.rx_dropped + device.imissed + device.rx_nombuf,
+      rx_errors: this.#rxErrors + t.rx_errors + device.ierrors,
+      tx_packets: this.#txPackets + t.tx_packets,
+      tx_bytes: this.#txBytes + t.tx_bytes,
+      tx_dropped: this.#txDropped + t.tx_dropped,
+      tx_errors: this.#txErrors + t.tx_errors + device.oerrors,
+      rx_oversize: this.rxOversize + this.#threadOversize,
+      device,
     };
+  }
+
+  /**
+   * Adds counts another thread (a PMD polling or sending on this port's
+   * queues) made since its previous call: `delta` holds differences, not
+   * totals (`rx_oversize`, when given, counts within `rx_errors`). Called by
+   * the control thread only (PmdSet folding a report).
+   */
+  addThreadCounts(delta: PortStats): void {
+    const t = this.#thread;
+    t.rx_packets += delta.rx_packets;
+    t.rx_bytes += delta.rx_bytes;
+    t.rx_dropped += delta.rx_dropped;
+    t.rx_errors += delta.rx_errors;
+    t.tx_packets += delta.tx_packets;
+    t.tx_bytes += delta.tx_bytes;
+    t.tx_dropped += delta.tx_dropped;
+    t.tx_errors += delta.tx_errors;
+    this.#threadOversize += delta.rx_oversize ?? 0;
   }
 
   /** The device's own counters (all zero once closed). Throws a DpdkError. */
@@ -315,7 +382,7 @@ export class DpdkPort implements Port {
     return added;
   }
 
-  #transmitByCopy(queue: number, batch: PacketBatch): void {
+  #transmitByCopy(queue: number, batch: PacketBatch): number {
     const src = batch.pool;
     const dst = this.pool;
     const staged = this.#copyBatch;
@@ -337,52 +404,6 @@ export class DpdkPort implements Port {
       src.free(batch.handle[i]);
     }
     batch.count = 0;
-    if (staged.count > 0) this.transmit(queue, staged);
+    return staged.count > 0 ? this.transmit(queue, staged) : 0;
   }
-}
-
-/** Configures queues, MTU, MAC and promiscuous mode, then starts the device. */
-function configure(
-  lib: DpdkLibraries,
-  portId: number,
-  config: DpdkPortConfig,
-  pool: MbufPool,
-): void {
-  const { ethdev } = lib;
-  check(
-    "rte_eth_dev_configure",
-    ethdev.rte_eth_dev_configure(
-      portId,
-      config.rxQueues,
-      config.txQueues,
-      new Uint8Array(ETH_CONF.SIZE),
-    ),
-  );
-  if (config.mtu !== null) {
-    check("rte_eth_dev_set_mtu", ethdev.rte_eth_dev_set_mtu(portId, config.mtu));
-  }
-  const socket = ethdev.rte_eth_dev_socket_id(portId) >>> 0;
-  for (let q = 0; q < config.rxQueues; q++) {
-    check(
-      "rte_eth_rx_queue_setup",
-      ethdev.rte_eth_rx_queue_setup(portId, q, config.rxDescriptors, socket, null, pool.mempool),
-    );
-  }
-  for (let q = 0; q < config.txQueues; q++) {
-    check(
-      "rte_eth_tx_queue_setup",
-      ethdev.rte_eth_tx_queue_setup(portId, q, config.txDescriptors, socket, null),
-    );
-  }
-  if (config.mac !== null) {
-    check(
-      "rte_eth_dev_default_mac_addr_set",
-      ethdev.rte_eth_dev_default_mac_addr_set(portId, config.mac),
-    );
-  }
-  check("rte_eth_dev_start", ethdev.rte_eth_dev_start(portId));
-  const promisc = config.promiscuous
-    ? ethdev.rte_eth_promiscuous_enable(portId)
-    : ethdev.rte_eth_promiscuous_disable(portId);
-  if (promisc < 0 && promisc !== -95) check("rte_eth_promiscuous_enable", promisc); // -ENOTSUP: the device has no filter
 }

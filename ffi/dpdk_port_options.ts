@@ -10,6 +10,7 @@
  * | `mtu` | MTU to set on the device | the device's |
  * | `mac` | MAC address to set, `aa:bb:cc:dd:ee:ff` | the device's |
  * | `promisc` | `true` or `false` | `true` |
+ * | `rx_scatter` | receive frames longer than one mbuf as chains (dropped and counted as rx_oversize, where without it the device drops them): `true` (the device must support it), `false`, or `auto` (on when `mtu` needs it and the device supports it) | `auto` |
  *
  * @module
  */
@@ -29,6 +30,8 @@ export interface DpdkPortConfig {
   /** Six bytes, or null to leave the device's address. */
   mac: Uint8Array | null;
   promiscuous: boolean;
+  /** RTE_ETH_RX_OFFLOAD_SCATTER: "auto" enables it when `mtu` needs it and the device can. */
+  rxScatter: "auto" | "true" | "false";
 }
 
 const KNOWN = new Set([
@@ -41,6 +44,7 @@ const KNOWN = new Set([
   "mtu",
   "mac",
   "promisc",
+  "rx_scatter",
 ]);
 
 /**
@@ -70,7 +74,16 @@ export function parseDpdkPortOptions(portName: string, options: PortOptions): Dp
     mtu: options.mtu === undefined ? null : integer(portName, options, "mtu", 0, 68, 65535),
     mac: options.mac === undefined ? null : parseMac(portName, options.mac),
     promiscuous: promisc === "true",
+    rxScatter: parseScatter(portName, options.rx_scatter ?? "auto"),
   };
+}
+
+function parseScatter(portName: string, text: string): "auto" | "true" | "false" {
+  if (text === "auto" || text === "true" || text === "false") return text;
+  throw new DpifError(
+    "EINVAL",
+    `dpdk port ${portName}: rx_scatter must be auto, true or false, got '${text}'`,
+  );
 }
 
 /** The normalised option record of a config (what `Port.options` shows). */
@@ -85,6 +98,7 @@ export function normalisedOptions(config: DpdkPortConfig): PortOptions {
   };
   if (config.mtu !== null) out.mtu = String(config.mtu);
   if (config.mac !== null) out.mac = formatMac(config.mac);
+  if (config.rxScatter !== "auto") out.rx_scatter = config.rxScatter;
   return out;
 }
 

@@ -83,9 +83,51 @@ export const ETH_STATS = {
   SIZE: 704,
 } as const;
 
-/** `struct rte_eth_conf`: passed zeroed to rte_eth_dev_configure (all defaults). */
+/**
+ * `struct rte_eth_conf`: passed zeroed to rte_eth_dev_configure (all
+ * defaults) but for RSS on ports with several rx queues.
+ */
 export const ETH_CONF = {
+  /** `uint32_t rxmode.mq_mode` (`enum rte_eth_rx_mq_mode`). */
+  RXMODE_MQ_MODE: 8,
+  /** `uint64_t rxmode.offloads`: RTE_ETH_RX_OFFLOAD_* to enable. */
+  RXMODE_OFFLOADS: 24,
+  /** `uint8_t *rx_adv_conf.rss_conf.rss_key` (NULL: the driver's default key). */
+  RSS_KEY: 128,
+  /** `uint8_t rx_adv_conf.rss_conf.rss_key_len`. */
+  RSS_KEY_LEN: 136,
+  /** `uint64_t rx_adv_conf.rss_conf.rss_hf`: the flow types hashed. */
+  RSS_HF: 144,
   SIZE: 2272,
+} as const;
+
+/** `struct rte_eth_dev_info` (rte_eth_dev_info_get). */
+export const ETH_DEV_INFO = {
+  /** `uint16_t max_rx_queues`. */
+  MAX_RX_QUEUES: 44,
+  /** `uint64_t rx_offload_capa`: RTE_ETH_RX_OFFLOAD_* the device supports. */
+  RX_OFFLOAD_CAPA: 72,
+  /** `uint64_t flow_type_rss_offloads`: RTE_ETH_RSS_* flow types the device can hash. */
+  FLOW_TYPE_RSS_OFFLOADS: 112,
+  SIZE: 376,
+} as const;
+
+/** `RTE_ETH_RX_OFFLOAD_*` flags. */
+export const ETH_RX_OFFLOAD = {
+  /** `RTE_ETH_RX_OFFLOAD_SCATTER`: frames longer than one mbuf arrive as a chain. */
+  SCATTER: 0x2000,
+} as const;
+
+/** Flag values for RSS (`rte_ethdev.h` macros; all below 2^53). */
+export const ETH_RSS = {
+  /** `RTE_ETH_MQ_RX_RSS`: spread rx over the queues by hash. */
+  MQ_RX_RSS: 1,
+  /** `RTE_ETH_RSS_IP`: IPv4 and IPv6 (fragments, other protocols, extension headers). */
+  IP: 0xa38c,
+  /** `RTE_ETH_RSS_TCP`: TCP over IPv4 and IPv6. */
+  TCP: 0x10410,
+  /** `RTE_ETH_RSS_UDP`: UDP over IPv4 and IPv6. */
+  UDP: 0x20820,
 } as const;
 
 /** `struct rte_eth_link`. */

@@ -13,6 +13,7 @@
 
 import { BATCH_SIZE, type PacketBatch } from "../datapath/packet_batch.ts";
 import { emptyPortStats, type Port, type PortOptions, type PortStats } from "../datapath/port.ts";
+import { FrameTap } from "../datapath/frame_tap.ts";
 import { type DpdkLibraries, loadDpdk } from "./loader.ts";
 import type { MbufPool } from "./mbuf_pool.ts";
 import { type BurstCounts, moveBurstToBatch, stageBatchForTx } from "./mbuf_burst.ts";
@@ -58,10 +59,13 @@ export class PmdPort implements Port {
   readonly #stage32 = new Uint32Array(this.#stage.buffer);
   readonly #burstCounts: BurstCounts = { rejected: 0, bytes: 0 };
   readonly #txLength = new Int32Array(BATCH_SIZE);
+  /** The port's capture tap (shared with the control thread's DpdkPort). */
+  readonly tap: FrameTap;
 
   /**
    * Wraps a started ethdev. `rxQueueIds` are the rx queues this thread
-   * polls (may be empty), `txQueue` the tx queue it alone transmits on.
+   * polls (may be empty), `txQueue` the tx queue it alone transmits on,
+   * `tap` the buffer of the DpdkPort's FrameTap (a private one when absent).
    */
   constructor(
     name: string,
@@ -70,7 +74,9 @@ export class PmdPort implements Port {
     pool: MbufPool,
     rxQueueIds: number[],
     txQueue: number,
+    tap?: SharedArrayBuffer,
   ) {
+    this.tap = new FrameTap(tap);
     this.name = name;
     this.portNo = portNo;
     this.portId = portId;
@@ -92,7 +98,9 @@ export class PmdPort implements Port {
     );
     if (n === 0) return 0;
     const counts = this.#burstCounts;
+    const first = batch.count;
     moveBurstToBatch(this.#pool, this.#stage32, n, batch, this.portNo, counts);
+    if (this.tap.on[0] !== 0) this.tap.recordBatch(this.#pool.bytes, batch, first);
     const bad = counts.rejected;
     const bytes = counts.bytes;
     if (bad > 0) {
@@ -104,21 +112,25 @@ export class PmdPort implements Port {
     return n - bad;
   }
 
-  /** Sends a batch on this thread's tx queue (the `queue` argument is ignored); empties it. */
-  transmit(_queue: number, batch: PacketBatch): void {
+  /**
+   * Sends a batch on this thread's tx queue (the `queue` argument is
+   * ignored); empties it. Returns how many the full queue refused (freed).
+   */
+  transmit(_queue: number, batch: PacketBatch): number {
     const n = batch.count;
-    if (n === 0) return;
+    if (n === 0) return 0;
     const pool = this.#pool;
     if (batch.pool !== pool) {
       this.counters[PP_TX_ERRORS] += n;
       batch.freeAll();
-      return;
+      return 0;
     }
+    if (this.tap.on[0] !== 0) this.tap.recordBatch(pool.bytes, batch, 0);
     const lengths = this.#txLength;
     const counts = this.#burstCounts;
     const k = stageBatchForTx(pool, batch, this.#stage32, lengths, counts);
     this.counters[PP_TX_ERRORS] += counts.rejected;
-    if (k === 0) return;
+    if (k === 0) return 0;
     const sent = this.#lib.shim.dpif_tx_burst_or_free(
       this.portId,
       this.#txQueue,
@@ -130,6 +142,7 @@ export class PmdPort implements Port {
     this.counters[PP_TX_PACKETS] += sent;
     this.counters[PP_TX_BYTES] += bytes;
     this.counters[PP_TX_DROPPED] += k - sent;
+    return k - sent;
   }
 
   /** This thread's counters for the port. */

@@ -55,6 +55,10 @@ export const EAL_SYMBOLS = {
   rte_thread_unregister: { parameters: [], result: "void" },
   /** unsigned int rte_socket_id(void): NUMA socket of the calling thread */
   rte_socket_id: { parameters: [], result: "u32" },
+  /** unsigned int rte_socket_count(void): NUMA sockets the EAL found */
+  rte_socket_count: { parameters: [], result: "u32" },
+  /** int rte_socket_id_by_idx(unsigned int idx): socket id of the idx-th socket, -1 past the end */
+  rte_socket_id_by_idx: { parameters: ["u32" /* unsigned int idx */], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** librte_mempool: counts and lifetime of a pool. */
@@ -171,6 +175,14 @@ export const ETHDEV_SYMBOLS = {
       "u16", // uint16_t nb_tx_desc
       "u32", // unsigned int socket_id
       "pointer", // const struct rte_eth_txconf *tx_conf (NULL: driver defaults)
+    ],
+    result: "i32",
+  },
+  /** int rte_eth_dev_info_get(uint16_t port_id, struct rte_eth_dev_info *dev_info) */
+  rte_eth_dev_info_get: {
+    parameters: [
+      "u16", // uint16_t port_id
+      "buffer", // struct rte_eth_dev_info *dev_info (out, ETH_DEV_INFO.SIZE bytes)
     ],
     result: "i32",
   },
@@ -318,5 +330,10 @@ export const SHIM_SYMBOLS = {
       "u32", // unsigned n
     ],
     result: "u32",
+  },
+  /** uint16_t dpif_pktmbuf_data_room_size(struct rte_mempool *pool): headroom + data bytes per mbuf */
+  dpif_pktmbuf_data_room_size: {
+    parameters: ["pointer" /* struct rte_mempool *pool */],
+    result: "u16",
   },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -228,6 +228,7 @@ Deno.test({
       assert.equal(port.rxOversize, 1);
       assert.equal(port.stats().rx_errors, 1);
       assert.equal(port.stats().rx_packets, 2);
+      assert.equal(port.stats().rx_oversize, 1);
       port.close();
       assert.equal(p.available(), start);
     } finally {
@@ -347,6 +348,8 @@ Deno.test({
       assert.equal(port.options.n_txq, "2");
       assert.equal(port.options.mac, "02:00:00:00:00:09");
       assert.equal(port.link().up, true);
+      assert.equal(port.rssHashFunctions, 0, "one rx queue: no RSS");
+      assert.equal(port.rxScatter, false, "net_null cannot scatter: left to the device");
     } finally {
       port.close();
     }
@@ -359,6 +362,17 @@ Deno.test({
       /n_rxq must be 1..64/,
     );
     assert.throws(() => DpdkPort.open("x", { devargs: "net_null_q", mac: "zz" }, p), /mac must be/);
+    assert.throws(
+      () => DpdkPort.open("x", { devargs: "net_null_q", rx_scatter: "yes" }, p),
+      /rx_scatter must be auto, true or false/,
+    );
+    assert.throws(
+      () => DpdkPort.open("x", { devargs: `net_null_${unique()}`, rx_scatter: "true" }, p),
+      (e) =>
+        e instanceof DpifError && e.code === "ENODEV" &&
+        /cannot scatter/.test(String((e.cause as Error).message)),
+      "net_null cannot scatter",
+    );
     assert.throws(
       () => DpdkPort.open("x", { devargs: `net_nosuchdriver_${unique()}` }, p),
       (e) => e instanceof DpifError && e.code === "ENODEV" && e.cause instanceof DpdkError,

@@ -48,7 +48,27 @@ const C_EXPRESSIONS: Record<string, Record<string, string> | string> = {
     RX_NOMBUF: "offsetof(struct rte_eth_stats, rx_nombuf)",
     SIZE: "sizeof(struct rte_eth_stats)",
   },
-  ETH_CONF: { SIZE: "sizeof(struct rte_eth_conf)" },
+  ETH_CONF: {
+    RXMODE_MQ_MODE: "offsetof(struct rte_eth_conf, rxmode.mq_mode)",
+    RXMODE_OFFLOADS: "offsetof(struct rte_eth_conf, rxmode.offloads)",
+    RSS_KEY: "offsetof(struct rte_eth_conf, rx_adv_conf.rss_conf.rss_key)",
+    RSS_KEY_LEN: "offsetof(struct rte_eth_conf, rx_adv_conf.rss_conf.rss_key_len)",
+    RSS_HF: "offsetof(struct rte_eth_conf, rx_adv_conf.rss_conf.rss_hf)",
+    SIZE: "sizeof(struct rte_eth_conf)",
+  },
+  ETH_DEV_INFO: {
+    MAX_RX_QUEUES: "offsetof(struct rte_eth_dev_info, max_rx_queues)",
+    RX_OFFLOAD_CAPA: "offsetof(struct rte_eth_dev_info, rx_offload_capa)",
+    FLOW_TYPE_RSS_OFFLOADS: "offsetof(struct rte_eth_dev_info, flow_type_rss_offloads)",
+    SIZE: "sizeof(struct rte_eth_dev_info)",
+  },
+  ETH_RX_OFFLOAD: { SCATTER: "RTE_ETH_RX_OFFLOAD_SCATTER" },
+  ETH_RSS: {
+    MQ_RX_RSS: "RTE_ETH_MQ_RX_RSS",
+    IP: "RTE_ETH_RSS_IP",
+    TCP: "RTE_ETH_RSS_TCP",
+    UDP: "RTE_ETH_RSS_UDP",
+  },
   ETH_LINK: {
     SPEED: "offsetof(struct rte_eth_link, link_speed)",
     DUPLEX_BIT: "LINK_BIT(link_duplex)",

@@ -2,7 +2,9 @@
  * `GET /v1/datapaths/{dp}/ports/{port}/capture?count=N&timeout=S`: waits for
  * the next N frames seen on the port (default 10) for at most S seconds
  * (default 10) and answers a pcap file (`application/vnd.tcpdump.pcap`) of
- * what it saw, possibly empty. See capture_hub.ts for which frames are seen.
+ * what it saw, possibly empty: frames the port received and frames given to
+ * it to transmit, on `dummy` ports and on `dpdk` ports (also when a PMD
+ * thread moves them). See capture_hub.ts for how frames are seen.
  *
  * @module
  */

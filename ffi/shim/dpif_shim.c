@@ -44,3 +44,9 @@ unsigned dpif_alloc_bulk(struct rte_mempool *const *pool_slot, struct rte_mbuf *
 	}
 	return i;
 }
+
+/* rte_pktmbuf_data_room_size: headroom + data bytes of each mbuf of the pool
+ * (slow path: read once when a port is configured). */
+uint16_t dpif_pktmbuf_data_room_size(struct rte_mempool *pool) {
+	return rte_pktmbuf_data_room_size(pool);
+}
