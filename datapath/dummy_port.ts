@@ -171,14 +171,14 @@ export class DummyPort implements Port {
    * Copies every frame of `batch` into the capture buffer (unless
    * `capture_limit` is 0), counts it as transmitted, frees its buffer and
    * empties the batch. Any tx queue number is accepted. After close, frames
-   * are freed and counted in tx_dropped.
+   * are freed and counted in tx_dropped. Its queue is never full: returns 0.
    */
-  transmit(_queue: number, batch: PacketBatch): void {
+  transmit(_queue: number, batch: PacketBatch): number {
     const count = batch.count;
     if (this.#closed) {
       this.#txDropped += count;
       batch.freeAll();
-      return;
+      return 0;
     }
     const bytes = batch.pool.bytes;
     const limit = this.captureLimit;
@@ -201,6 +201,7 @@ export class DummyPort implements Port {
     }
     this.#txPackets += count;
     batch.freeAll();
+    return 0;
   }
 
   /** Captured transmitted frames, oldest first (a fresh array of the stored copies). */

@@ -77,8 +77,10 @@ export interface Port {
    * batch. The port takes ownership of all of them: each is sent or freed and
    * counted in `tx_dropped`. Reads buffers, offsets and lengths only, never
    * the metadata (the pipeline fills tx batches with `pushPacket`).
+   * Returns how many packets the tx queue had no room for (freed and counted
+   * in `tx_dropped`): the pipeline counts them as `tx_full` drops.
    */
-  transmit(queue: number, batch: PacketBatch): void;
+  transmit(queue: number, batch: PacketBatch): number;
   /** Current counters (a fresh object). */
   stats(): PortStats;
   /** Releases the port's resources; frees any packet it still holds. */

@@ -177,10 +177,12 @@ export class TunnelPort implements Port {
   /**
    * Frees every packet and counts it in tx_dropped: packets reach a tunnel
    * through `tnl_push` and an output to a physical port, not by direct output.
+   * No queue is involved: returns 0.
    */
-  transmit(_queue: number, batch: PacketBatch): void {
+  transmit(_queue: number, batch: PacketBatch): number {
     this.#txDropped += batch.count;
     batch.freeAll();
+    return 0;
   }
 
   /** Current counters: only tx_dropped ever moves. */

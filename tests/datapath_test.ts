@@ -36,8 +36,8 @@ function fromHex(hex: string): Uint8Array {
   return out;
 }
 
-function newDatapath(): Datapath {
-  const dp = new Datapath("dp0");
+function newDatapath(options: { emcEntries?: number } = {}): Datapath {
+  const dp = new Datapath("dp0", options);
   dp.addPort({ name: "p1", type: "dummy", port_no: 1 });
   dp.addPort({ name: "p2", type: "dummy", port_no: 2 });
   dp.addPort({ name: "p3", type: "dummy", port_no: 3 });
@@ -104,7 +104,26 @@ Deno.test("datapath: a flow forwards matching packets and counts them", () => {
   assert.equal(stats.n_missed, 0);
   assert.equal(stats.n_flows, 1);
   assert.equal(stats.n_masks, 1);
-  assert.ok(stats.n_emc_hit >= 3, "repeated packets hit the exact-match cache");
+  assert.equal(stats.n_emc_hit, 0, "the exact-match cache is off by default");
+  assertNoLeak(dp);
+  dp.close();
+});
+
+Deno.test("datapath: with an exact-match cache, repeated packets hit it", () => {
+  const dp = newDatapath({ emcEntries: 8192 });
+  const { ufid } = dp.putFlow({
+    flow: "in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=53)",
+    actions: "2",
+  });
+  for (let i = 0; i < 5; i++) assert.equal(dp.receive("p1", udpFrame()), true);
+  assert.equal(dp.dummyPort("p2").transmitted().length, 5);
+  assert.equal(dp.getFlow(ufid).stats.packets, 5);
+  const stats = dp.stats();
+  assert.equal(stats.n_hit, 5);
+  assert.equal(stats.n_emc_hit, 4, "the first packet fills the cache, the other four hit it");
+  dp.deleteFlow(ufid);
+  assert.equal(dp.receive("p1", udpFrame()), true);
+  assert.equal(dp.stats().n_missed, 1, "a deleted flow's cache entry no longer hits");
   assertNoLeak(dp);
   dp.close();
 });

@@ -58,6 +58,7 @@ Deno.test({
       assert.deepEqual(await res.json(), {
         datapath: "dp9",
         threads: 0,
+        emc_entries: 0,
         last_update_delay_ms: -1,
         pmds: [],
       });
@@ -77,6 +78,13 @@ Deno.test({
       json = await res.json();
       assert.equal(json.threads, 2);
       assert.deepEqual(json.pmds.map((p: { rx_queues: string[] }) => p.rx_queues), [["r1:0"], []]);
+
+      res = await put("dp9", { threads: 1, emc_entries: 1024 });
+      json = await res.json();
+      assert.equal(json.emc_entries, 1024, "the exact-match cache can be turned on");
+      res = await put("dp9", { emc_entries: 1000 });
+      assert.equal(res.status, 400, "emc_entries must be a power of two");
+      assert.match((await res.json()).error.message, /power of two/);
 
       res = await put("dp9", { threads: 0 });
       assert.equal((await res.json()).threads, 0);

@@ -3,7 +3,8 @@
  * stats as pmd-stats-show: packets, batches, time per packet, EMC and
  * megaflow hits, misses, busy and idle time; and the latest flow-update
  * delay), `PUT` to restart them with `{threads, cpus, idle_iterations_before_nap,
- * nap_ms}` (0 threads stops them; a restart also picks up ports added since).
+ * nap_ms, emc_entries}` (0 threads stops them; a restart also picks up ports
+ * added since; emc_entries 0 turns the exact-match cache off, the default).
  *
  * Mounted by the app when the backend runs PMD threads
  * (`app.route("/v1/datapaths/:dp/pmd", pmdRoutes(ctx, pmdControl))`).
@@ -15,6 +16,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { PmdControl } from "../../datapath/pmd_control.ts";
 import type { PmdSet } from "../../datapath/pmd_set.ts";
+import { DEFAULT_EMC_ENTRIES } from "../../datapath/pipeline.ts";
 import type { AppContext } from "../context.ts";
 import { methodNotAllowed } from "../errors.ts";
 import { readBody } from "../validate.ts";
@@ -25,6 +27,10 @@ export const putPmdBody = z.strictObject({
   cpus: z.array(z.array(z.number().int().min(0).max(1023))).max(64).optional(),
   idle_iterations_before_nap: z.number().int().min(0).max(1e9).optional(),
   nap_ms: z.number().min(0).max(1000).optional(),
+  emc_entries: z.number().int().min(0).max(1 << 20).refine(
+    (n) => n === 0 || (n >= 2 && (n & (n - 1)) === 0),
+    "emc_entries must be 0 (off) or a power of two >= 2",
+  ).optional(),
 });
 
 /** Routes under `/v1/datapaths/:dp/pmd`. */
@@ -32,7 +38,7 @@ export function pmdRoutes(ctx: Pick<AppContext, "logger">, pmds: PmdControl): Ho
   const app = new Hono();
   app.get("/", (c) => {
     const dp = c.req.param("dp")!;
-    return c.json(describe(dp, pmds.get(dp)));
+    return c.json(describe(dp, pmds.get(dp), pmds));
   });
   app.put("/", async (c) => {
     const dp = c.req.param("dp")!;
@@ -43,18 +49,20 @@ export function pmdRoutes(ctx: Pick<AppContext, "logger">, pmds: PmdControl): Ho
       cpus: body.cpus,
       idleIterationsBeforeNap: body.idle_iterations_before_nap,
       napMs: body.nap_ms,
+      emcEntries: body.emc_entries,
     });
     ctx.logger.info("pmd threads configured", { datapath: dp, threads: set?.threads ?? 0 });
-    return c.json(describe(dp, set));
+    return c.json(describe(dp, set, pmds));
   });
   app.all("/", methodNotAllowed(["GET", "PUT"]));
   return app;
 }
 
-function describe(dp: string, set: PmdSet | undefined) {
+function describe(dp: string, set: PmdSet | undefined, pmds: PmdControl) {
   return {
     datapath: dp,
     threads: set?.threads ?? 0,
+    emc_entries: pmds.options(dp).emcEntries ?? DEFAULT_EMC_ENTRIES,
     last_update_delay_ms: set?.lastUpdateDelayMs ?? -1,
     pmds: set?.stats() ?? [],
   };
