@@ -1,14 +1,22 @@
 /**
  * A change feed of ports, flows and datapaths for the API's Server-Sent
- * Events. The API publishes every change it makes; each subscriber has its
- * own bounded queue and, when it falls further behind than that, gets one
- * "overflow" telling it to dump again (like dpif_port_poll's ENOBUFS).
+ * Events. Each subscriber has its own bounded queue and, when it falls
+ * further behind than that, gets one "overflow" telling it to dump again
+ * (like dpif_port_poll's ENOBUFS).
  *
- * The datapath has no flow change feed of its own yet, so changes made
- * around the API (e.g. by the learning switch) are not seen here.
+ * Port and flow changes come from the datapaths themselves
+ * ({@linkcode ChangeFeed.watch}: `Datapath.onFlowChange` and
+ * `PortTable.onChange`), so every change is seen, whoever made it: the API,
+ * the learning switch, a restore, any other client of the datapath. PMD
+ * threads never change the flow table on their own (they only report stats
+ * and upcalls), so changes made while they run are seen the same way.
+ * Datapath creation and deletion are published by the API's control layer.
  *
  * @module
  */
+
+import type { Datapath, FlowChange } from "../datapath/datapath.ts";
+import type { PortChange } from "../datapath/port_table.ts";
 
 /** One change. */
 export interface ChangeEvent {
@@ -108,6 +116,7 @@ export class Subscription {
 /** The feed: publish changes, subscribe readers. */
 export class ChangeFeed {
   readonly #subscribers = new Set<Subscription>();
+  readonly #watched = new Map<Datapath, () => void>();
 
   /** Sends a change to every subscriber. */
   publish(event: ChangeEvent): void {
@@ -126,8 +135,59 @@ export class ChangeFeed {
     return this.#subscribers.size;
   }
 
-  /** Closes every reader (service shutdown). */
+  /**
+   * Publishes every flow put, delete and flush and every port addition and
+   * removal of `dp` from now on, until the returned function is called.
+   * Watching a datapath again returns the same function (no duplicates).
+   */
+  watch(dp: Datapath): () => void {
+    const existing = this.#watched.get(dp);
+    if (existing !== undefined) return existing;
+    const datapath = dp.name;
+    const stopFlows = dp.onFlowChange((change) => {
+      const event = flowEvent(datapath, change);
+      if (event !== null) this.publish(event);
+    });
+    const stopPorts = dp.ports.onChange((change: PortChange) => {
+      this.publish({
+        kind: "port",
+        action: change.kind,
+        datapath,
+        name: change.name,
+        port_no: change.portNo,
+      });
+    });
+    const stop = () => {
+      stopFlows();
+      stopPorts();
+      this.#watched.delete(dp);
+    };
+    this.#watched.set(dp, stop);
+    return stop;
+  }
+
+  /** Closes every reader and stops watching every datapath (service shutdown). */
   closeAll(): void {
     for (const s of [...this.#subscribers]) s.close();
+    for (const stop of [...this.#watched.values()]) stop();
+  }
+}
+
+/** The feed's event for a datapath's flow change, or null for an upcall switch. */
+function flowEvent(datapath: string, change: FlowChange): ChangeEvent | null {
+  switch (change.op) {
+    case "put":
+      return {
+        kind: "flow",
+        action: change.created ? "added" : "modified",
+        datapath,
+        ufid: change.ufid,
+      };
+    case "del":
+      return { kind: "flow", action: "deleted", datapath, ufid: change.ufid };
+    case "flush":
+      return { kind: "flow", action: "flushed", datapath };
+    default:
+      return null;
   }
 }

@@ -1,9 +1,13 @@
 /**
  * The service's control layer: every change the API makes goes through
- * here, so that it is applied to the datapath, written to the state store
- * (before the API answers) and published on the change feed, in that order.
+ * here, so that it is applied to the datapath and written to the state
+ * store (before the API answers). Port and flow changes reach the change
+ * feed from the datapath itself ({@linkcode ChangeFeed.watch}, set up for
+ * every datapath this layer sees), so changes made around the API are
+ * published too; datapath creation and deletion are published here.
  * A change that the datapath refuses is neither stored nor published; a
- * store write that fails is undone in the datapath where it can be.
+ * store write that fails is undone in the datapath where it can be (the
+ * feed then shows the change and its undoing).
  *
  * @module
  */
@@ -21,6 +25,7 @@ import type { FlowStats } from "../datapath/flow_table.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import type { Logger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
+import { checkPortRequest } from "./devargs_policy.ts";
 import type { StateStore, StoredDatapath } from "./state_store.ts";
 
 /** A port to add, as the API receives it. */
@@ -56,16 +61,20 @@ export class Control {
     this.feed = options.feed ?? new ChangeFeed();
     this.#store = options.store;
     this.#log = options.logger ?? silentLogger();
+    for (const name of registry.names()) this.feed.watch(registry.open(name));
   }
 
   /** Opens a datapath (DpifError ENOENT). */
   open(name: string): Datapath {
-    return this.registry.open(name);
+    const dp = this.registry.open(name);
+    this.feed.watch(dp);
+    return dp;
   }
 
   /** Creates a datapath (EEXIST, EINVAL). */
   createDatapath(name: string): Datapath {
     const dp = this.registry.create(name);
+    this.feed.watch(dp);
     this.#persist(() => this.#store?.addDatapath(name), () => this.registry.destroy(name));
     this.feed.publish({ kind: "datapath", action: "added", datapath: name });
     return dp;
@@ -73,48 +82,40 @@ export class Control {
 
   /** Destroys a datapath with its ports and flows (ENOENT). */
   destroyDatapath(name: string): void {
+    const stopWatching = this.feed.watch(this.registry.open(name));
     this.registry.destroy(name);
+    stopWatching();
     this.#persist(() => this.#store?.removeDatapath(name));
     this.feed.publish({ kind: "datapath", action: "deleted", datapath: name });
   }
 
-  /** Adds a port (EEXIST, EBUSY, EINVAL, EOPNOTSUPP, ENODEV). */
+  /**
+   * Adds a port (EEXIST, EBUSY, EINVAL, EOPNOTSUPP, ENODEV; EPERM for DPDK
+   * devargs the API does not allow, see devargs_policy.ts).
+   */
   addPort(dpName: string, request: PortRequest): PortInfo {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
+    checkPortRequest(request, this.#store?.dir ?? null);
     const info = dp.addPort(request);
     this.#persist(
       () => this.#store?.addPort(dpName, { ...info, options: { ...info.options } }),
       () => dp.removePort(info.name),
     );
-    this.feed.publish({
-      kind: "port",
-      action: "added",
-      datapath: dpName,
-      name: info.name,
-      port_no: info.port_no,
-    });
     return info;
   }
 
   /** Removes a port by name or number (ENOENT, EPERM for the local port). */
   removePort(dpName: string, port: string | number): PortInfo {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
     const info = dp.port(port);
     dp.removePort(port);
     this.#persist(() => this.#store?.removePort(dpName, info.name));
-    this.feed.publish({
-      kind: "port",
-      action: "deleted",
-      datapath: dpName,
-      name: info.name,
-      port_no: info.port_no,
-    });
     return info;
   }
 
   /** Puts a flow (dpif_flow_put: EEXIST, ENOENT, EINVAL, EFBIG). */
   putFlow(dpName: string, request: FlowPutRequest): FlowPutResult {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
     const result = dp.putFlow(request);
     this.#persist(
       () =>
@@ -127,31 +128,23 @@ export class Control {
         if (result.created) dp.deleteFlow(result.ufid);
       },
     );
-    this.feed.publish({
-      kind: "flow",
-      action: result.created ? "added" : "modified",
-      datapath: dpName,
-      ufid: result.ufid,
-    });
     return result;
   }
 
   /** Deletes a flow and returns its final stats (ENOENT). */
   deleteFlow(dpName: string, ufid: string): { ufid: string; stats: FlowStats } {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
     const canonical = dp.getFlow(ufid).ufid;
     const stats = dp.deleteFlow(canonical);
     this.#persist(() => this.#store?.deleteFlow(dpName, canonical));
-    this.feed.publish({ kind: "flow", action: "deleted", datapath: dpName, ufid: canonical });
     return { ufid: canonical, stats };
   }
 
   /** Deletes every flow; returns how many there were. */
   flushFlows(dpName: string): number {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
     const count = dp.flushFlows();
     this.#persist(() => this.#store?.flushFlows(dpName));
-    this.feed.publish({ kind: "flow", action: "flushed", datapath: dpName });
     return count;
   }
 
@@ -160,7 +153,7 @@ export class Control {
    * that succeeded are persisted in one transaction before returning.
    */
   operate(dpName: string, ops: Operation[]): OperationResult[] {
-    const dp = this.registry.open(dpName);
+    const dp = this.open(dpName);
     const results: OperationResult[] = [];
     const writes: (() => void)[] = [];
     for (const op of ops) {
@@ -170,18 +163,11 @@ export class Control {
         const ufid = normaliseUfid(op.ufid);
         result = { ok: true, result: { ...(result.result as object), ufid } };
         writes.push(() => this.#store?.deleteFlow(dpName, ufid));
-        this.feed.publish({ kind: "flow", action: "deleted", datapath: dpName, ufid });
       } else if (result.ok && op.op === "put") {
         const put = result.result as FlowPutResult;
         writes.push(() =>
           this.#store?.putFlow(dpName, { ufid: put.ufid, flow: op.flow, actions: op.actions })
         );
-        this.feed.publish({
-          kind: "flow",
-          action: put.created ? "added" : "modified",
-          datapath: dpName,
-          ufid: put.ufid,
-        });
       }
       results.push(result);
     }
@@ -205,6 +191,7 @@ export class Control {
         dp = this.registry.has(entry.name)
           ? this.registry.open(entry.name)
           : this.registry.create(entry.name);
+        this.feed.watch(dp);
         counts.datapaths++;
       } catch (error) {
         this.#log.error("restore: datapath failed", { datapath: entry.name, error });

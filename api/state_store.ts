@@ -63,12 +63,15 @@ CREATE TABLE IF NOT EXISTS flows (
 
 /** The service's state database. Not safe to share between processes. */
 export class StateStore {
+  /** The state directory, or null for an in-memory database. */
+  readonly dir: string | null;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   #seq = 0;
   #inTransaction = false;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, dir: string | null) {
+    this.dir = dir;
     this.#db = db;
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=FULL");
@@ -86,9 +89,9 @@ export class StateStore {
    * @throws {Error} when the directory or file cannot be created or opened.
    */
   static open(dir: string): StateStore {
-    if (dir === ":memory:") return new StateStore(new DatabaseSync(":memory:"));
+    if (dir === ":memory:") return new StateStore(new DatabaseSync(":memory:"), null);
     Deno.mkdirSync(dir, { recursive: true });
-    return new StateStore(new DatabaseSync(join(dir, STATE_FILE)));
+    return new StateStore(new DatabaseSync(join(dir, STATE_FILE)), dir);
   }
 
   /** True once {@linkcode markInitialized} was called on this database. */

@@ -37,8 +37,10 @@ export const flowSpec = z.union([
 export const actionsSpec = z.union([z.string().max(MAX_ODP_TEXT), z.array(z.unknown())]);
 /** Metadata of an executed packet: ODP key text or JSON. */
 export const metadataSpec = flowSpec;
-/** A datapath or port name. */
-export const nameText = z.string().min(1).max(64);
+/** A datapath or port name ("." and ".." could not be addressed in a URL path). */
+export const nameText = z.string().min(1).max(64).refine((n) => n !== "." && n !== "..", {
+  message: "must not be '.' or '..'",
+});
 
 /** `POST /v1/datapaths` */
 export const createDatapathBody = z.strictObject({ name: nameText });

@@ -45,7 +45,7 @@ import { createPort } from "./port_factory.ts";
 import { PortTable } from "./port_table.ts";
 import { UpcallQueue } from "./upcall_queue.ts";
 import { DummyPort } from "./dummy_port.ts";
-import { parseUfid } from "./ufid.ts";
+import { formatUfid, parseUfid } from "./ufid.ts";
 
 /** Options for {@linkcode Datapath}. */
 export interface DatapathOptions {
@@ -53,7 +53,7 @@ export interface DatapathOptions {
   pool?: PacketPool;
   /** Most flows the table holds. Default 1,000,000. */
   maxFlows?: number;
-  /** Exact-match cache entries; 0 disables it. Default 8192. */
+  /** Exact-match cache entries; 0 disables it. Default DEFAULT_EMC_ENTRIES in pipeline.ts (off). */
   emcEntries?: number;
   /** Upcalls queued per input port before more are lost. Default 256. */
   upcallQueueDepth?: number;
@@ -143,8 +143,11 @@ export type FlowChange =
     key: Uint32Array;
     mask: Uint32Array;
     actions: Action[];
+    /** The flow's UFID (canonical text) and whether the put created it (else modified). */
+    ufid: string;
+    created: boolean;
   }
-  | { op: "del"; slot: number }
+  | { op: "del"; slot: number; ufid: string }
   | { op: "flush" }
   | { op: "upcalls"; enabled: boolean };
 
@@ -259,7 +262,8 @@ export class Datapath {
       this.flows.megaflow.readKey(result.slot, key, 0);
       this.flows.megaflow.readMask(result.slot, mask, 0);
       const generation = this.flows.generation[result.slot];
-      this.#notify({ op: "put", slot: result.slot, generation, key, mask, actions });
+      const { ufid, created } = result;
+      this.#notify({ op: "put", slot: result.slot, generation, key, mask, actions, ufid, created });
     }
     return { ufid: result.ufid, created: result.created, previous: result.previous };
   }
@@ -274,7 +278,7 @@ export class Datapath {
     const words = parseUfid(ufid);
     const slot = this.flows.slotOf(words);
     const stats = this.flows.delete(words);
-    this.#notify({ op: "del", slot });
+    this.#notify({ op: "del", slot, ufid: formatUfid(words) });
     return stats;
   }
 

@@ -105,6 +105,7 @@ export class PortTable {
   readonly #byNumber = new Map<number, Port>();
   readonly #byName = new Map<string, Port>();
   readonly #pollers = new Set<PortPoller>();
+  readonly #listeners = new Set<(change: PortChange) => void>();
   readonly #pollerDepth: number;
 
   /**
@@ -241,7 +242,17 @@ export class PortTable {
     throw new DpifError("EFBIG", "no free port number");
   }
 
+  /**
+   * Calls `listener` synchronously after every change (the API's change
+   * feed); returns a function that removes it. A listener must not throw.
+   */
+  onChange(listener: (change: PortChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   #notify(change: PortChange): void {
     for (const poller of this.#pollers) poller.record(change);
+    for (const listener of this.#listeners) listener(change);
   }
 }

@@ -5,7 +5,9 @@
  * `{"kind":"datapath|port|flow","action":"added|deleted|modified|flushed","datapath",...}`;
  * a client that falls more than `?max=` changes behind (default 256) gets
  * one `overflow` event and must dump ports and flows again. A comment every
- * 15 s keeps the connection open.
+ * 15 s keeps the connection open. Every port and flow change is streamed,
+ * whoever made it (the API, the learning switch, another client of the
+ * datapath): see change_feed.ts.
  *
  * @module
  */
