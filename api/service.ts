@@ -3,7 +3,10 @@
  * REST API, optionally runs the learning switch, and stops cleanly on
  * SIGINT/SIGTERM. Start order: state store, backend, restore, learning
  * switch, then the listener, so forwarding resumes from the stored state
- * before any client is answered.
+ * before any client is answered; then the port monitor (port_monitor.ts),
+ * which logs link changes and growing error counters. At stop, the shared
+ * packet pool's in-use count is logged ("packet pool at stop"; an error
+ * when buffers leaked).
  *
  * @module
  */
@@ -14,6 +17,7 @@ import { type BackendPlan, selectBackend } from "./backend.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import { Control } from "./control.ts";
 import { LearningSwitch } from "./learning_switch.ts";
+import { PortMonitor } from "./port_monitor.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import {
   isLoopback,
@@ -31,7 +35,11 @@ export interface RunningService {
   port: number;
   /** The datapaths. */
   registry: DatapathRegistry;
-  /** Stops listening, ends streams, closes datapaths, backend and state (idempotent). */
+  /**
+   * Stops listening, ends streams, closes datapaths, backend and state
+   * (idempotent); logs "stopped" in any case, then rethrows the first step
+   * that failed.
+   */
   stop(): Promise<void>;
 }
 
@@ -59,14 +67,14 @@ export async function startService(
     );
   }
   const store = config.stateDir === null ? undefined : StateStore.open(config.stateDir);
-  const backend = selectBackend({ dpdk: config.dpdk, eal: config.eal });
+  const backend = selectBackend({ dpdk: config.dpdk, eal: config.eal, learning: config.learning });
   log.info("backend", { type: backend.datapathType, reason: backend.reason });
   const registry = new DatapathRegistry(backend.datapathOptions);
   const feed = new ChangeFeed();
   const shutdown = new AbortController();
   let learning: LearningSwitch | undefined;
   try {
-    bringUp(registry, backend, store, log);
+    bringUp(registry, backend, store, feed, log);
     if (backend.start !== undefined) {
       await backend.start(registry);
       log.info("pmd threads started", {
@@ -119,6 +127,9 @@ export async function startService(
   }, app.fetch);
   const addr = await listening.promise;
   log.info("listening", { hostname: addr.hostname, port: addr.port, token: token !== undefined });
+  // Link changes and growing error counters of every port go to the log.
+  const portMonitor = new PortMonitor({ registry, logger: log });
+  portMonitor.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -130,13 +141,33 @@ export async function startService(
         log.info("stopping");
         shutdown.abort();
         feed.closeAll();
-        await learning?.stop();
-        await server.shutdown();
-        await backend.stop?.();
-        registry.closeAll();
-        store?.close();
-        backend.close();
-        log.info("stopped");
+        // Every step runs even when an earlier one fails, so everything that
+        // can be released is; the first failure is rethrown at the end.
+        const failures: unknown[] = [];
+        const step = async (what: string, action: () => unknown) => {
+          try {
+            await action();
+          } catch (error) {
+            failures.push(error);
+            log.error(`stop: ${what} failed`, { error });
+          }
+        };
+        portMonitor.stop();
+        await step("learning switch", () => learning?.stop());
+        await step("http server", () => server.shutdown());
+        await step("pmd threads", () => backend.stop?.());
+        await step("datapaths", () => registry.closeAll());
+        const pool = backend.datapathOptions.pool;
+        if (pool !== undefined) {
+          // Every port is closed: anything still out of the shared pool is a leak.
+          const fields = { in_use: pool.inUse(), capacity: pool.capacity };
+          if (fields.in_use === 0) log.info("packet pool at stop", fields);
+          else log.error("packet pool at stop: buffers leaked", fields);
+        }
+        await step("state store", () => store?.close());
+        await step("backend", () => backend.close());
+        log.info("stopped", { clean: failures.length === 0 });
+        if (failures.length > 0) throw failures[0];
       })();
       return stopping;
     },
@@ -148,9 +179,10 @@ function bringUp(
   registry: DatapathRegistry,
   backend: BackendPlan,
   store: StateStore | undefined,
+  feed: ChangeFeed,
   log: Logger,
 ): void {
-  const control = new Control(registry, { store, logger: log });
+  const control = new Control(registry, { store, feed, logger: log });
   if (store !== undefined && store.isInitialized()) {
     const counts = control.restore(store.load());
     log.info("state restored", counts);
@@ -199,20 +231,34 @@ export async function runService(args: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: config.logLevel, base: { svc: "dpif" } });
-  let service: RunningService;
+  // Listen before starting, so a signal during start-up still stops cleanly, and
+  // until the stop is complete: a signal sent to the whole process group often
+  // arrives twice (from the sender, and forwarded by a parent such as
+  // `deno task`), and one arriving with no listener left would end the process
+  // before it has released everything.
+  const signalled = Promise.withResolvers<string>();
+  const onInt = () => signalled.resolve("SIGINT");
+  const onTerm = () => signalled.resolve("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
   try {
-    service = await startService(config, { logger: log });
-  } catch (error) {
-    log.error("could not start", { error });
-    return 1;
+    let service: RunningService;
+    try {
+      service = await startService(config, { logger: log });
+    } catch (error) {
+      log.error("could not start", { error });
+      return 1;
+    }
+    const signal = await signalled.promise;
+    log.info("signal", { signal });
+    try {
+      await service.stop();
+    } catch {
+      return 1; // logged by stop
+    }
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
   }
-  const stopped = Promise.withResolvers<void>();
-  const onSignal = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  await stopped.promise;
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
-  await service.stop();
-  return 0;
 }
