@@ -24,6 +24,12 @@ export interface BackendConfig {
   dpdk: boolean;
   /** Extra EAL arguments (`--eal "..."`), split on whitespace. */
   eal: string[];
+  /**
+   * True when the learning switch runs (`--learning`): the DPDK backend then
+   * creates no loopback ports on a first start, since a switch floods every
+   * broadcast out of them and gets it straight back (a loop). Default false.
+   */
+  learning?: boolean;
 }
 
 /** What the backend hook decides. */

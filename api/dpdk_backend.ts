@@ -8,7 +8,10 @@
  * device in loopback (what the datapath sends out of a port comes back in
  * on the same port), with two queue pairs: queue 0 for the control thread
  * (packet-out), queue 1 for the PMD, so no ring ever has two producers.
- * They need no NIC, no hugepages and no root.
+ * They need no NIC, no hugepages and no root. With the learning switch
+ * (`--learning`) there are none: every flood would come straight back in on
+ * them and circle forever, so dp0 starts with its local port only and the
+ * user adds real ports (net_tap, net_af_packet, a NIC).
  *
  * EAL pins the thread that initialises it (this one) to the main lcore; the
  * PMD resets its own affinity to the other CPUs (all CPUs on a one-CPU
@@ -73,8 +76,9 @@ export function dpdkBackend(config: BackendConfig): BackendPlan {
     dpdkVersion: DPDK_VERSION,
     datapathOptions: { pool },
     defaultDatapath: DEFAULT_DATAPATH,
-    defaultPorts: dpdkDefaultPorts(),
-    reason: `DPDK ${DPDK_VERSION}: EAL up on core ${mainCore}, PMD on CPUs ${pmdCpus.join(",")}`,
+    defaultPorts: config.learning ? [] : dpdkDefaultPorts(),
+    reason: `DPDK ${DPDK_VERSION}: EAL up on core ${mainCore}, PMD on CPUs ${pmdCpus.join(",")}` +
+      (config.learning ? "; no loopback ports with the learning switch (they would loop)" : ""),
     async start(registry: DatapathRegistry) {
       pmdControl = new PmdControl(registry, {
         threads: 1,

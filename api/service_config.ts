@@ -50,7 +50,8 @@ Flags:
   --eal "ARGS"         extra DPDK EAL arguments, e.g. "--vdev=net_null0 -l 1"
   --config FILE        read settings from a JSON file: {"listen","state","no_dpdk","eal",
                        "learning","token_file","log_level","body_limit"}; flags win
-  --learning           run the built-in learning switch on datapath dp0
+  --learning           run the built-in learning switch on datapath dp0 (with DPDK,
+                       a first start then creates no loopback ports p1/p2: add real ones)
   --token-file FILE    require "Authorization: Bearer <token>" (token read from FILE)
                        on every request except GET /v1/version
   --log-level LEVEL    debug, info, warn or error (default info); logs are JSON lines
