@@ -28,6 +28,7 @@ import { type CompiledActions, executeActions } from "./execute/executor.ts";
 import { extractBatchKeys, extractKey, type KeyExtraction } from "./flow_extract.ts";
 import { KEY_SHIFT, newKeys, W_IN_PORT, W_TCP_FLAGS } from "./flow_key.ts";
 import type { FlowTable } from "./flow_table.ts";
+import { CACHE_MIN_MASKS } from "./megaflow.ts";
 import { BATCH_SIZE, META_SHIFT, PacketBatch } from "./packet_batch.ts";
 import type { PacketPool } from "./packet_pool.ts";
 import { emptyPortStats, type Port } from "./port.ts";
@@ -223,31 +224,47 @@ export class Pipeline implements ExecutionContext {
     const count = batch.count;
     const short = extractBatchKeys(batch, keys, maps);
 
-    // Classify: EMC first, then the megaflow classifier; misses upcall.
+    // Classify. Without an EMC (the default) and with several masks, the
+    // whole batch goes to the megaflow classifier in one batched lookup
+    // (OVS's dpcls_lookup), which overlaps the memory waits of different
+    // keys: +27% at 10,000 flows over 10 masks, +10% for VXLAN pop (A/B by
+    // CPU time, separate processes, medians of 5 pairs, 2026-11-23). With
+    // one mask a per-key probe is as cheap. Otherwise EMC (when on) then
+    // the classifier, per key. What misses both upcalls.
     let hits = 0;
-    for (let i = 0; i < count; i++) {
-      if ((short & (1 << i)) !== 0) {
-        slotOf[i] = SLOT_SHORT;
-        continue;
+    if (emc === null && megaflow.maskCount >= CACHE_MIN_MASKS) {
+      const valid = ~short;
+      megaflow.lookupBatch(keys, count, slotOf, valid);
+      for (let i = 0; i < count; i++) {
+        if ((valid & (1 << i)) === 0) slotOf[i] = SLOT_SHORT;
+        else if (slotOf[i] >= 0) hits++;
       }
-      const keyOffset = i << KEY_SHIFT;
-      let slot = -1;
-      let hash = 0;
-      if (emc !== null) {
-        hash = emc.hashKey(keys, keyOffset, maps, i << 1);
-        slot = emc.lookup(keys, keyOffset, maps, i << 1, hash);
-      }
-      if (slot >= 0) {
-        counters[C_EMC_HIT]++;
-      } else {
-        slot = megaflow.lookup(keys, keyOffset);
-        if (slot >= 0) {
-          counters[C_MEGAFLOW_HIT]++;
-          if (emc !== null) emc.insert(keys, keyOffset, maps, i << 1, hash, slot);
+      counters[C_MEGAFLOW_HIT] += hits;
+    } else {
+      for (let i = 0; i < count; i++) {
+        if ((short & (1 << i)) !== 0) {
+          slotOf[i] = SLOT_SHORT;
+          continue;
         }
+        const keyOffset = i << KEY_SHIFT;
+        let slot = -1;
+        let hash = 0;
+        if (emc !== null) {
+          hash = emc.hashKey(keys, keyOffset, maps, i << 1);
+          slot = emc.lookup(keys, keyOffset, maps, i << 1, hash);
+        }
+        if (slot >= 0) {
+          counters[C_EMC_HIT]++;
+        } else {
+          slot = megaflow.lookup(keys, keyOffset);
+          if (slot >= 0) {
+            counters[C_MEGAFLOW_HIT]++;
+            if (emc !== null) emc.insert(keys, keyOffset, maps, i << 1, hash, slot);
+          }
+        }
+        if (slot >= 0) hits++;
+        slotOf[i] = slot;
       }
-      if (slot >= 0) hits++;
-      slotOf[i] = slot;
     }
     counters[C_HIT] += hits;
     counters[C_MASK_HIT] = megaflow.maskHits;

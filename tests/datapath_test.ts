@@ -337,3 +337,35 @@ Deno.test("datapath: one batch is grouped per flow, order kept within each flow"
   assertNoLeak(dp);
   dp.close();
 });
+
+Deno.test("datapath: one batch over several masks: hits, misses and short frames each end once", () => {
+  const dp = newDatapath();
+  dp.upcalls.setEnabled(true);
+  const a = dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)", actions: "2" });
+  const b = dp.putFlow({
+    flow: "in_port(1),eth_type(0x0800),ipv4(proto=17),udp(src=3001)",
+    actions: "3",
+  });
+  assert.equal(dp.stats().n_masks, 2, "two masks: the batched classifier path");
+  const p1 = dp.dummyPort("p1");
+  const frames = [
+    udpFrame(1, 4000), // a
+    new Uint8Array(10), // short
+    udpFrame(9, 3001), // b
+    udpFrame(9, 5000), // miss
+    udpFrame(1, 3001), // a (first subtable wins, no priorities: either is a match)
+    new Uint8Array(0), // short
+  ];
+  for (const frame of frames) assert.equal(p1.inject(frame), true);
+  assert.equal(dp.poll(), frames.length);
+  const stats = dp.stats();
+  assert.equal(stats.n_hit, 3);
+  assert.equal(stats.n_missed, 1);
+  assert.equal(stats.drops.short_frame, 2);
+  assert.equal(dp.upcalls.size, 1, "the miss was queued as an upcall");
+  const out = dp.dummyPort("p2").transmitted().length + dp.dummyPort("p3").transmitted().length;
+  assert.equal(out, 3);
+  assert.equal(dp.getFlow(a.ufid).stats.packets + dp.getFlow(b.ufid).stats.packets, 3);
+  assertNoLeak(dp);
+  dp.close();
+});

@@ -152,6 +152,22 @@ Deno.test("megaflow: lookupBatch equals per-key lookup", () => {
   for (let i = 0; i < 32; i++) assert.equal(out[i], mf.lookup(keys, i * KEY_WORDS, maps, 2 * i));
 });
 
+Deno.test("megaflow: lookupBatch with a want mask answers only those keys, counts only them", () => {
+  const rng = new Prng(78);
+  const mf = new Megaflow();
+  const flows = randomFlows(rng, 200, 6, false);
+  for (const f of flows) mf.insert(f.slot, f.key, 0, f.mask, 0);
+  const { keys, maps } = randomPackets(rng, flows, 32, false);
+  const out = new Int32Array(32).fill(-7);
+  const want = 0x8000_0005 | 0; // keys 0, 2 and 31
+  mf.lookupBatch(keys, 32, out, want);
+  assert.equal(mf.hits + mf.misses, 3);
+  for (let i = 0; i < 32; i++) {
+    const expected = (want & (1 << i)) !== 0 ? mf.lookup(keys, i * KEY_WORDS, maps, 2 * i) : -7;
+    assert.equal(out[i], expected, `key ${i}`);
+  }
+});
+
 Deno.test("megaflow: clear empties it and slots can be reused", () => {
   const mf = new Megaflow();
   const a = udpFlow(1, 0x0a000100, null);
