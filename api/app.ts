@@ -99,12 +99,14 @@ export function createApp(options: AppOptions): DpifApp {
     throw new TypeError("token must not be empty");
   }
   const logger = options.logger ?? silentLogger();
+  const pmdControl = options.pmdControl ?? new PmdControl(options.registry);
   const ctx: AppContext = {
     control: new Control(options.registry, {
       store: options.store,
       feed: options.feed ?? new ChangeFeed(),
       logger,
     }),
+    pmds: pmdControl,
     logger,
     info: {
       version: options.info?.version ?? DPIF_VERSION,
@@ -135,7 +137,6 @@ export function createApp(options: AppOptions): DpifApp {
     }),
   );
 
-  const pmdControl = options.pmdControl ?? new PmdControl(options.registry);
   // A flow change answers only once every PMD thread has applied it: after a
   // DELETE returns, no packet follows the deleted flow (Datapath alone returns before).
   const flowsApplied = async (c: Context, next: () => Promise<void>) => {
@@ -148,6 +149,12 @@ export function createApp(options: AppOptions): DpifApp {
   app.use("/v1/datapaths/:dp/flows", flowsApplied);
   app.use("/v1/datapaths/:dp/flows/*", flowsApplied);
   app.use("/v1/datapaths/:dp/operate", flowsApplied);
+  // Destroying a datapath closes its ports: its PMDs stop first, and are forgotten.
+  app.use("/v1/datapaths/:dp", async (c, next) => {
+    const dp = c.req.param("dp");
+    if (c.req.method !== "DELETE" || !options.registry.has(dp)) return await next();
+    await pmdControl.changePorts(dp, next);
+  });
 
   app.route("/v1/version", versionRoutes(ctx));
   app.route("/v1", eventRoutes(ctx));

@@ -9,6 +9,7 @@
 import type { Control } from "./control.ts";
 import type { Logger } from "./logger.ts";
 import type { CaptureHub } from "./capture_hub.ts";
+import type { PmdControl } from "../datapath/pmd_control.ts";
 
 /** The service's identity, as `GET /v1/version` reports it. */
 export interface ServiceInfo {
@@ -24,6 +25,12 @@ export interface ServiceInfo {
 export interface AppContext {
   /** Applies, persists and publishes changes. */
   control: Control;
+  /**
+   * The datapaths' PMD threads. Port changes go through
+   * {@linkcode PmdControl.changePorts}, which keeps running PMDs away from
+   * them and restarts the PMDs over the new set of ports.
+   */
+  pmds: PmdControl;
   /** Structured logger. */
   logger: Logger;
   /** What `GET /v1/version` reports. */

@@ -67,6 +67,9 @@ export interface DpdkLinkState {
 /** Bursts drained per rx queue at close (a replaying pcap never runs dry). */
 const CLOSE_DRAIN_BURSTS = 256;
 
+/** Ethdev ids of the DpdkPorts open in this isolate: a second port on one device is EBUSY. */
+const openPortIds = new Set<number>();
+
 /** An ethdev port. */
 export class DpdkPort implements Port {
   readonly name: string;
@@ -147,6 +150,7 @@ export class DpdkPort implements Port {
     this.deviceName = deviceName(config.devargs);
     this.socketId = loadDpdk().ethdev.rte_eth_dev_socket_id(portId);
     this.#probed = probed;
+    openPortIds.add(portId);
     this.#copyBatch = new PacketBatch(pool);
     this.#lib = loadDpdk();
     this.#rxBurst = this.#lib.shim.dpif_rx_burst;
@@ -156,13 +160,21 @@ export class DpdkPort implements Port {
   /**
    * Opens, configures and starts the device named by the `devargs` option
    * (probing it when it does not exist yet), with rx queues on `pool`. The
-   * EAL must be up. Throws a DpifError: EINVAL for bad options, ENODEV (with
+   * EAL must be up. Throws a DpifError: EINVAL for bad options, EBUSY when
+   * another DpdkPort has the device open (it is left alone), ENODEV (with
    * the DpdkError as `cause`) when DPDK refuses; nothing is left behind.
    */
   static open(name: string, options: PortOptions, pool: MbufPool): DpdkPort {
     const config = parseDpdkPortOptions(name, options);
     const lib = loadDpdk();
     const device = deviceName(config.devargs);
+    const existing = new Uint16Array(1);
+    if (
+      lib.ethdev.rte_eth_dev_get_port_by_name(cString(device), existing) === 0 &&
+      openPortIds.has(existing[0])
+    ) {
+      throw new DpifError("EBUSY", `dpdk port ${name}: device ${device} is used by another port`);
+    }
     let probed = false;
     let portId = -1;
     try {
@@ -343,6 +355,7 @@ export class DpdkPort implements Port {
     }
     ethdev.rte_eth_dev_stop(this.portId);
     ethdev.rte_eth_dev_close(this.portId);
+    openPortIds.delete(this.portId);
     if (this.#probed) hotplugRemove(this.deviceName);
   }
 

@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { AppContext } from "../context.ts";
 import { methodNotAllowed } from "../errors.ts";
 import * as v from "../validate.ts";
+import { putPmdBody } from "./pmd.ts";
 
 interface OperationSpec {
   method: "get" | "post" | "put" | "delete";
@@ -86,6 +87,17 @@ export const OPERATIONS: readonly OperationSpec[] = [
   { method: "post", path: `${DP}/upcalls/disable`, summary: "Disable upcalls" },
   { method: "get", path: `${DP}/upcalls`, summary: "Long-poll upcalls", query: v.upcallsQuery },
   { method: "get", path: `${DP}/upcalls/stream`, summary: "Upcalls as Server-Sent Events" },
+  {
+    method: "get",
+    path: `${DP}/pmd`,
+    summary: "PMD threads: configuration, rx queue assignment and per-thread stats",
+  },
+  {
+    method: "put",
+    path: `${DP}/pmd`,
+    summary: "Restart the PMD threads with new options (threads 0 stops them)",
+    body: putPmdBody,
+  },
   { method: "get", path: `${DP}/events`, summary: "Port and flow changes of a datapath (SSE)" },
   { method: "get", path: "/v1/events", summary: "Port and flow changes of every datapath (SSE)" },
   { method: "get", path: "/metrics", summary: "Prometheus metrics" },
