@@ -2,7 +2,9 @@
  * Formats a flow key and mask as OVS `dump-flows` prints it (non-verbose),
  * e.g. `recirc_id(0),in_port(1),eth(src=...,dst=...),eth_type(0x0800),
  * ipv4(src=10.0.0.0/255.255.255.0,frag=no)`. What is shown is decided in
- * key_shown.ts; this module only spells it.
+ * key_shown.ts; this module only spells it. Dumps take the number-only
+ * path of key_format_fast.ts, which covers the common matches and says
+ * when it does not.
  *
  * @module
  */
@@ -10,6 +12,7 @@
 import { KEY_WORDS } from "../flow_key.ts";
 import * as F from "./key_fields.ts";
 import { packetMask, type ShownAttr, shownAttrs, type ShownField } from "./key_shown.ts";
+import { formatFlowKeyFast } from "./key_format_fast.ts";
 
 /**
  * Formats a match the way OVS dump-flows does (non-verbose). With `mask`
@@ -19,6 +22,24 @@ import { packetMask, type ShownAttr, shownAttrs, type ShownField } from "./key_s
  * pattern (malformed Geneve bytes are described in the text, as OVS does).
  */
 export function formatFlowKey(
+  key: Uint32Array,
+  mask: Uint32Array | null,
+  keyOffset = 0,
+  maskOffset = 0,
+): string {
+  if (mask !== null) {
+    const text = formatFlowKeyFast(key, keyOffset, mask, maskOffset);
+    if (text !== null) return text;
+  }
+  return formatFlowKeyGeneric(key, mask, keyOffset, maskOffset);
+}
+
+/**
+ * {@linkcode formatFlowKey} through key_shown.ts's attribute list (bigint
+ * fields): handles every match. The reference the fast path is tested
+ * against (tests/key_format_fast_test.ts).
+ */
+export function formatFlowKeyGeneric(
   key: Uint32Array,
   mask: Uint32Array | null,
   keyOffset = 0,
