@@ -20,6 +20,7 @@ import { DpifError } from "./errors.ts";
 import { compileActions, type CompiledActions } from "./execute/executor.ts";
 import { KEY_WORDS, META_WORDS, newKeys } from "./flow_key.ts";
 import { FlowTable } from "./flow_table.ts";
+import { dumpTextPage } from "./flow_dump.ts";
 import type { FlowEntry, FlowStats } from "./flow_table.ts";
 import { MemoryPool } from "./memory_pool.ts";
 import { formatActions } from "./odp/action_format.ts";
@@ -189,6 +190,15 @@ export class Datapath {
   /** Adds a port; `port_no` requests a number (EBUSY if taken). */
   addPort(spec: { name: string; type: string; port_no?: number; options?: PortOptions }): PortInfo {
     validateName(spec.name);
+    // Refuse a taken name or number before opening anything: opening the DPDK
+    // device of the port already holding it would reconfigure and close it.
+    if (this.ports.byName(spec.name) !== undefined) {
+      throw new DpifError("EEXIST", `a port named '${spec.name}' already exists`);
+    }
+    const holder = spec.port_no === undefined ? undefined : this.ports.get(spec.port_no);
+    if (holder !== undefined) {
+      throw new DpifError("EBUSY", `port number ${spec.port_no} is used by '${holder.name}'`);
+    }
     const port = createPort({
       name: spec.name,
       type: spec.type,
@@ -314,8 +324,7 @@ export class Datapath {
 
   /** One page of a flow dump; pass `next` back as the cursor for the following page. */
   dumpFlows(cursor: string | null, limit: number): { flows: FlowInfo[]; next: string | null } {
-    const page = this.flows.dumpPage(cursor, limit);
-    return { flows: page.flows.map(flowInfo), next: page.next };
+    return dumpTextPage(this.flows, cursor, limit); // text cached per flow: flow_text_cache.ts
   }
 
   // --- Packets

@@ -10,12 +10,15 @@
  * copy (key, mask, actions and stats copied at fetch time).
  *
  * {@linkcode dumpPage} is the stateless form for REST paging: an opaque
- * cursor string says where the next page starts.
+ * cursor string says where the next page starts. {@linkcode dumpTextPage}
+ * is the same page as ODP text, from the per-flow text cache
+ * (flow_text_cache.ts), without copying keys and masks.
  *
  * @module
  */
 
 import type { FlowEntry, FlowTable } from "./flow_table.ts";
+import { type FlowText, flowTextCache } from "./flow_text_cache.ts";
 
 /** Flows a reader copies per fetch (OVS's FLOW_DUMP_MAX_BATCH). */
 export const FLOW_DUMP_CHUNK = 50;
@@ -120,6 +123,38 @@ export function dumpPage(table: FlowTable, cursor: string | null, limit: number)
   while (flows.length < limit && slot < end) {
     const entry = table.entryAt(slot++);
     if (entry !== null) flows.push(entry);
+  }
+  while (slot < end && !table.isLive(slot)) slot++;
+  return { flows, next: slot < end ? encodeCursor(slot) : null };
+}
+
+/** One page of a paged dump as ODP text. */
+export interface FlowTextPage {
+  /** The flows of this page. */
+  flows: FlowText[];
+  /** Cursor of the next page, or null when this was the last. */
+  next: string | null;
+}
+
+/**
+ * {@linkcode dumpPage} with each flow as ODP text (cached per flow, see
+ * flow_text_cache.ts): same flows, same cursors, same errors.
+ */
+export function dumpTextPage(
+  table: FlowTable,
+  cursor: string | null,
+  limit: number,
+): FlowTextPage {
+  if (!Number.isInteger(limit) || limit < 1 || limit > DUMP_PAGE_MAX) {
+    throw new RangeError(`page limit must be an integer in 1..${DUMP_PAGE_MAX}, got ${limit}`);
+  }
+  const cache = flowTextCache(table);
+  let slot = cursor === null ? 0 : decodeCursor(cursor);
+  const flows: FlowText[] = [];
+  const end = table.slotLimit;
+  while (flows.length < limit && slot < end) {
+    const text = cache.textOf(slot++);
+    if (text !== null) flows.push(text);
   }
   while (slot < end && !table.isLive(slot)) slot++;
   return { flows, next: slot < end ? encodeCursor(slot) : null };

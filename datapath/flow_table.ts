@@ -275,6 +275,11 @@ export class FlowTable implements FlowLookup {
     };
   }
 
+  /** The UFID text of the flow in live `slot` (dumps: no copy of the flow). */
+  ufidTextOf(slot: number): string {
+    return formatUfid(this.ufids.ufidOf(slot));
+  }
+
   /** Deletes the flow with this UFID and returns its final stats; ENOENT when absent. */
   delete(ufid: Uint32Array | string): FlowStats {
     const slot = this.slotOf(ufid);
