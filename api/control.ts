@@ -26,7 +26,7 @@ import { ChangeFeed } from "./change_feed.ts";
 import type { Logger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
 import { checkPortRequest } from "./devargs_policy.ts";
-import type { StateStore, StoredDatapath } from "./state_store.ts";
+import type { FlowChange, StateStore, StoredDatapath } from "./state_store.ts";
 
 /** A port to add, as the API receives it. */
 export interface PortRequest {
@@ -154,26 +154,29 @@ export class Control {
    */
   operate(dpName: string, ops: Operation[]): OperationResult[] {
     const dp = this.open(dpName);
-    const results: OperationResult[] = [];
-    const writes: (() => void)[] = [];
-    for (const op of ops) {
-      let [result] = dp.operate([op]);
-      if (result.ok && op.op === "del") {
+    // The whole batch in one call, and its changes as one store record
+    // (one INSERT, see state_store.ts): no closure or object per op beyond
+    // the change itself. Profiled at 1,000 puts per request.
+    const results = dp.operate(ops);
+    const changes: FlowChange[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      const result = results[i];
+      if (!result.ok) continue;
+      if (op.op === "put") {
+        const ufid = (result.result as FlowPutResult).ufid;
+        changes.push({ op: "put", ufid, flow: op.flow, actions: op.actions });
+      } else if (op.op === "del") {
         // Report and persist the canonical UFID of what was deleted.
         const ufid = normaliseUfid(op.ufid);
-        result = { ok: true, result: { ...(result.result as object), ufid } };
-        writes.push(() => this.#store?.deleteFlow(dpName, ufid));
-      } else if (result.ok && op.op === "put") {
-        const put = result.result as FlowPutResult;
-        writes.push(() =>
-          this.#store?.putFlow(dpName, { ufid: put.ufid, flow: op.flow, actions: op.actions })
-        );
+        results[i] = { ok: true, result: { ...(result.result as object), ufid } };
+        changes.push({ op: "del", ufid });
       }
-      results.push(result);
     }
-    if (writes.length > 0 && this.#store !== undefined) {
+    if (changes.length > 0 && this.#store !== undefined) {
       const store = this.#store;
-      this.#persist(() => store.transaction(() => writes.forEach((write) => write())));
+      const live = dp.stats().n_flows;
+      this.#persist(() => store.recordFlowChanges(dpName, changes, live));
     }
     return results;
   }
