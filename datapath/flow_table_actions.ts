@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Action } from "./action.ts";
+import type { Action, SetAction } from "./action.ts";
 
 /** Reference-counted store of action lists, one copy per distinct list. */
 export class ActionInterner {
@@ -68,32 +68,83 @@ export class ActionInterner {
 }
 
 /**
- * A text that two action lists share exactly when they are equal. Typed
- * arrays are spelt with their type (a replacer); lists without any, the
- * common case, skip the replacer, which keeps JSON.stringify on its fast
- * path (the same text, about 3 times faster).
+ * A text that two action lists share exactly when they are equal.
+ *
+ * Outputs (the common case) are spelt `o2;`, set actions `s0<words>/<words>;`
+ * directly; other actions go through {@linkcode canonicalValue}, a small
+ * writer that also spells typed arrays by their non-zero words: a set() action carries a 64-word
+ * key and mask, mostly zero, and the JSON.stringify replacer that spelt
+ * them as `{u32:[...]}` cost about 100 µs per put (profiled with set(ipv4)
+ * puts: 124 µs per put before, 23 µs for output-only lists); this costs a
+ * few µs.
  */
-function canonicalText(actions: Action[]): string {
-  if (!containsTypedArray(actions, 0)) return JSON.stringify(actions);
-  return JSON.stringify(actions, (_name, value) => {
-    if (value instanceof Uint8Array) return { u8: Array.from(value) };
-    if (value instanceof Uint32Array) return { u32: Array.from(value) };
-    return value;
-  });
+export function canonicalText(actions: readonly Action[]): string {
+  let text = "";
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i];
+    // Each action's spelling starts with its own letter ("{" for the general form).
+    if (action.type === "output" && keyCount(action) === 2) text += `o${action.port};`;
+    else if (action.type === "set" && isPlainSet(action)) {
+      text += `s${action.masked ? 1 : 0}${nonZeroWords(action.key)}/${nonZeroWords(action.mask)};`;
+    } else text += `${canonicalValue(action)};`;
+  }
+  return text;
 }
 
-/** True when `value` holds a typed array (or anything ArrayBuffer-backed) at any depth up to 8. */
-function containsTypedArray(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== "object") return false;
-  if (ArrayBuffer.isView(value) || depth > 8) return true;
+/** The canonical spelling of a JSON-like value that may hold typed arrays. */
+function canonicalValue(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+      return `${value}`;
+    case "string":
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "t" : "f";
+    case "undefined":
+      return "u";
+    case "bigint":
+      return `${value}n`;
+    case "object":
+      break;
+    default:
+      return JSON.stringify(String(value));
+  }
+  if (value === null) return "null";
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (containsTypedArray(value[i], depth + 1)) return true;
-    }
-    return false;
+    let text = "[";
+    for (let i = 0; i < value.length; i++) text += `${canonicalValue(value[i])},`;
+    return `${text}]`;
   }
+  if (value instanceof Uint32Array) return `w${nonZeroWords(value)}`;
+  if (value instanceof Uint8Array) return `b${nonZeroWords(value)}`;
+  if (ArrayBuffer.isView(value)) {
+    return `${value.constructor.name}<${Array.from(value as unknown as ArrayLike<number>)}>`;
+  }
+  let text = "{";
   for (const key in value) {
-    if (containsTypedArray((value as Record<string, unknown>)[key], depth + 1)) return true;
+    text += `${JSON.stringify(key)}:${canonicalValue((value as Record<string, unknown>)[key])},`;
   }
-  return false;
+  return `${text}}`;
+}
+
+/** True for a set action with exactly its four own fields (so the short spelling is exact). */
+function isPlainSet(action: SetAction): boolean {
+  return keyCount(action) === 4 && action.key instanceof Uint32Array &&
+    action.mask instanceof Uint32Array && typeof action.masked === "boolean";
+}
+
+/** Number of enumerable keys (the short spellings are exact only for actions without extras). */
+function keyCount(action: object): number {
+  let n = 0;
+  for (const _ in action) n++;
+  return n;
+}
+
+/** `<index=value,...>` for every non-zero element (values in hex), with the length. */
+function nonZeroWords(words: Uint32Array | Uint8Array): string {
+  let text = `${words.length}<`;
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] !== 0) text += `${i}=${words[i].toString(16)},`;
+  }
+  return `${text}>`;
 }
