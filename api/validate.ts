@@ -142,18 +142,76 @@ export const noQuery = z.strictObject({});
  * @throws {ApiError} EINVAL naming the bad field, or saying the body is not JSON.
  */
 export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
-  const text = await request.text();
-  let value: unknown;
-  if (text.trim() === "") {
-    value = {};
-  } else {
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new ApiError("EINVAL", `body is not valid JSON: ${(error as Error).message}`);
+  return check(parseJsonBody(await request.text()), schema, "body");
+}
+
+/**
+ * Reads a `POST .../operate` body, as `readBody(request, operateBody)`
+ * would, with a fast check for the common case: only `put` ops with ODP
+ * text flow and actions. Any other body goes through the zod schema, which
+ * gives the same value or the exact error. Why: zod took about 0.5 µs per
+ * op and a copy of every op (bench/flow_setup_bench.ts, 1,000 puts per
+ * request); this check takes a tenth of that and keeps the parsed ops.
+ * @throws {ApiError} EINVAL naming the bad field, or saying the body is not JSON.
+ */
+export async function readOperateBody(request: Request): Promise<z.infer<typeof operateBody>> {
+  const value = parseJsonBody(await request.text());
+  if (isTextPutBatch(value)) return value;
+  return check(value, operateBody, "body");
+}
+
+function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError("EINVAL", `body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** True for `{"ops": [...]}` whose ops all pass {@linkcode isTextPut} (what the schema accepts). */
+function isTextPutBatch(value: unknown): value is z.infer<typeof operateBody> {
+  if (!isPlainObject(value)) return false;
+  for (const key in value) if (key !== "ops") return false;
+  const ops = value.ops;
+  if (!Array.isArray(ops) || ops.length > MAX_OPERATIONS) return false;
+  for (let i = 0; i < ops.length; i++) if (!isTextPut(ops[i])) return false;
+  return true;
+}
+
+/** A put op with text flow and actions and only the fields the schema allows, well typed. */
+function isTextPut(op: unknown): boolean {
+  if (!isPlainObject(op)) return false;
+  const o = op;
+  if (o.op !== "put" || !isOdpText(o.flow) || !isOdpText(o.actions)) return false;
+  for (const key in o) {
+    switch (key) {
+      case "op":
+      case "flow":
+      case "actions":
+        break;
+      case "ufid":
+        if (typeof o.ufid !== "string" || !UFID_PATTERN.test(o.ufid)) return false;
+        break;
+      case "create":
+      case "modify":
+      case "zero_stats":
+        if (typeof o[key] !== "boolean") return false;
+        break;
+      default:
+        return false;
     }
   }
-  return check(value, schema, "body");
+  return true;
+}
+
+function isOdpText(value: unknown): boolean {
+  return typeof value === "string" && value.length <= MAX_ODP_TEXT;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    Object.getPrototypeOf(value) === Object.prototype;
 }
 
 /**

@@ -12,7 +12,7 @@ import { type DatapathFlowStats, flowRecord, flowStatsJson } from "../flow_text.
 import type { AppContext } from "../context.ts";
 import { methodNotAllowed } from "../errors.ts";
 import { hexToBytes } from "../hex.ts";
-import { executeBody, operateBody, readBody } from "../validate.ts";
+import { executeBody, operateBody, readBody, readOperateBody } from "../validate.ts";
 import type { z } from "zod";
 
 /** Routes `/v1/datapaths/:dp/execute` and `/v1/datapaths/:dp/operate`. */
@@ -32,7 +32,7 @@ export function packetRoutes(ctx: AppContext): Hono {
   app.post("/operate", async (c) => {
     const dpName = c.req.param("dp")!;
     const dp = control.open(dpName);
-    const body = await readBody(c.req.raw, operateBody);
+    const body = await readOperateBody(c.req.raw);
     const ops = body.ops.map(toOperation);
     const results = control.operate(dpName, ops).map((r, i) => operationJson(ops[i].op, r));
     ctx.captures.collectTransmitted(dp);
