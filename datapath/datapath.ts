@@ -167,6 +167,13 @@ export class Datapath {
   /** The pipeline the control thread runs (poll, execute). */
   readonly pipeline: Pipeline;
   readonly #programs: CompiledActions[] = [];
+  /**
+   * One compiled program per interned action list (by the flow table's
+   * action id), shared by every flow with that list: a program per flow cost
+   * ~150 bytes of heap each. An entry is valid while its list is the one the
+   * table holds under that id (ids are reused after a list is released).
+   */
+  readonly #shared: ({ list: Action[]; program: CompiledActions } | undefined)[] = [];
   readonly #rxBatch: PacketBatch;
   readonly #flowListeners = new Set<(change: FlowChange) => void>();
   readonly #polledElsewhere = new Set<number>();
@@ -265,7 +272,7 @@ export class Datapath {
       modify: request.modify ?? false,
       zeroStats: request.zeroStats ?? false,
     });
-    this.#programs[result.slot] = program;
+    this.#programs[result.slot] = this.#sharedProgram(result.slot, program);
     if (this.#flowListeners.size > 0) {
       const key = new Uint32Array(KEY_WORDS);
       const mask = new Uint32Array(KEY_WORDS);
@@ -295,6 +302,7 @@ export class Datapath {
   /** Deletes every flow; returns how many there were. */
   flushFlows(): number {
     const count = this.flows.flush();
+    this.#shared.length = 0;
     this.#notify({ op: "flush" });
     return count;
   }
@@ -320,6 +328,16 @@ export class Datapath {
   setPolledElsewhere(portNo: number, elsewhere: boolean): void {
     if (elsewhere) this.#polledElsewhere.add(portNo);
     else this.#polledElsewhere.delete(portNo);
+  }
+
+  /** The program shared by flows with the slot's action list; `fresh` compiled it. */
+  #sharedProgram(slot: number, fresh: CompiledActions): CompiledActions {
+    const id = this.flows.actionsIdOf(slot);
+    const list = this.flows.actionsOf(slot);
+    const entry = this.#shared[id];
+    if (entry !== undefined && entry.list === list) return entry.program;
+    this.#shared[id] = { list, program: fresh };
+    return fresh;
   }
 
   /** One page of a flow dump; pass `next` back as the cursor for the following page. */

@@ -369,3 +369,26 @@ Deno.test("datapath: one batch over several masks: hits, misses and short frames
   assertNoLeak(dp);
   dp.close();
 });
+
+Deno.test("datapath: flows with equal actions share a program; modifying one leaves the other", () => {
+  const dp = newDatapath();
+  const a = dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)", actions: "2" });
+  dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.9)", actions: "2" });
+  dp.putFlow({
+    flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)",
+    actions: "3",
+    ufid: a.ufid,
+    create: false,
+    modify: true,
+  });
+  dp.receive("p1", udpFrame(1, 1000));
+  dp.receive("p1", udpFrame(9, 1000));
+  assert.equal(dp.dummyPort("p3").transmitted().length, 1, "the modified flow outputs to 3");
+  assert.equal(dp.dummyPort("p2").transmitted().length, 1, "the other still outputs to 2");
+  dp.flushFlows();
+  dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.9)", actions: "3" });
+  dp.receive("p1", udpFrame(9, 1000));
+  assert.equal(dp.dummyPort("p3").transmitted().length, 2, "after a flush ids are reused safely");
+  assertNoLeak(dp);
+  dp.close();
+});
