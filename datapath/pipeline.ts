@@ -90,8 +90,30 @@ export const COUNTER_COUNT = 9;
  */
 export const DEFAULT_EMC_ENTRIES = 0;
 
+/**
+ * Slots whose packet count went from 0 to non-zero, in the order they did:
+ * a PMD's flow replica reads only these at each report instead of walking
+ * every live flow (a million of them every 10 ms at 1,000,000 flows).
+ */
+export class TouchedSlots {
+  /** Slot numbers; entries `0 .. count-1` are valid (a slot may repeat). */
+  readonly slots: Int32Array;
+  /** Number of entries; the reader resets it to 0. */
+  count = 0;
+
+  /** Room for `capacity` entries; touches past that are not recorded. */
+  constructor(capacity: number) {
+    this.slots = new Int32Array(capacity);
+  }
+}
+
 /** Options for {@linkcode Pipeline}. */
 export interface PipelineOptions {
+  /**
+   * Where to record slots whose packet count leaves 0 (PMD replicas, whose
+   * counts are zeroed at each report). Default none.
+   */
+  touchedSlots?: TouchedSlots;
   /**
    * Exact-match cache entries (a power of two); 0 disables the EMC. Default
    * {@linkcode DEFAULT_EMC_ENTRIES}.
@@ -152,6 +174,7 @@ export class Pipeline implements ExecutionContext {
     l4: -1,
   };
   #depth = 0;
+  readonly #touched: TouchedSlots | null;
 
   /** Creates a pipeline; nothing is polled until {@linkcode processBatch}. */
   constructor(
@@ -169,6 +192,7 @@ export class Pipeline implements ExecutionContext {
     this.#markGroup = new Uint8Array(flows.maxFlows);
     this.#ports = ports;
     this.#upcalls = upcalls;
+    this.#touched = options.touchedSlots ?? null;
     const emcEntries = options.emcEntries ?? DEFAULT_EMC_ENTRIES;
     this.#emc = emcEntries > 0 ? new Emc(emcEntries, flows.generation) : null;
     for (let i = 0; i < BATCH_SIZE; i++) this.#groups.push(new PacketBatch(pool));
@@ -373,6 +397,10 @@ export class Pipeline implements ExecutionContext {
   /** Adds one sub-batch to its flow's stats. */
   #account(slot: number, packets: number, bytes: number, tcpFlags: number, now: number): void {
     const flows = this.#flows;
+    const touched = this.#touched;
+    if (touched !== null && flows.packets[slot] === 0 && touched.count < touched.slots.length) {
+      touched.slots[touched.count++] = slot;
+    }
     flows.packets[slot] += packets;
     flows.bytes[slot] += bytes;
     flows.used[slot] = now;

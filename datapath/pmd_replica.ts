@@ -16,6 +16,7 @@
 import { compileActions, type CompiledActions } from "./execute/executor.ts";
 import type { FlowTable } from "./flow_table.ts";
 import { Megaflow } from "./megaflow.ts";
+import { TouchedSlots } from "./pipeline.ts";
 import { actionsFromJson } from "./odp/action_json.ts";
 import type { PmdFlowMessage } from "./pmd_protocol.ts";
 
@@ -36,6 +37,8 @@ export class FlowReplica {
   readonly used: Float64Array;
   /** TCP flags per slot since the last takeDeltas. */
   readonly tcpFlags: Uint16Array;
+  /** Slots the pipeline started counting since the last takeDeltas (see TouchedSlots). */
+  readonly touched: TouchedSlots;
   /** Compiled actions per slot (the Pipeline's programs array). */
   readonly programs: CompiledActions[] = [];
   /** Control generation each live slot was put with. */
@@ -53,6 +56,7 @@ export class FlowReplica {
     this.used = new Float64Array(maxFlows);
     this.tcpFlags = new Uint16Array(maxFlows);
     this.#controlGeneration = new Uint32Array(maxFlows);
+    this.touched = new TouchedSlots(maxFlows);
   }
 
   /** Flows in the replica. */
@@ -102,12 +106,16 @@ export class FlowReplica {
 
   /**
    * Returns the stats gathered since the last call for every flow that saw
-   * packets (DELTA_STRIDE numbers each), and zeroes them. Slow path.
+   * packets (DELTA_STRIDE numbers each), and zeroes them. Walks only the
+   * slots the pipeline recorded in {@linkcode touched}, so a report costs
+   * what the period's traffic touched, not the number of flows. Slow path.
    */
   takeDeltas(): Float64Array {
     const out: number[] = [];
-    for (const slot of this.#live) {
-      if (this.packets[slot] === 0) continue;
+    const touched = this.touched;
+    for (let t = 0; t < touched.count; t++) {
+      const slot = touched.slots[t];
+      if (this.packets[slot] === 0 || !this.#live.has(slot)) continue;
       out.push(
         slot,
         this.#controlGeneration[slot],
@@ -119,6 +127,7 @@ export class FlowReplica {
       this.bytes[slot] = 0;
       this.tcpFlags[slot] = 0;
     }
+    touched.count = 0;
     return new Float64Array(out);
   }
 
