@@ -42,8 +42,8 @@ const TUNNEL_LOCAL = "172.31.1.1";
 const TUNNEL_REMOTE = "172.31.1.2";
 const VNI = 0x7b;
 
-/** The 10 UDP source-port masks of gen_masks.py: 0xffff, 0xfffe, 0xfffc, ... */
-const PORT_MASKS = Array.from({ length: 10 }, (_, k) => 0xffff ^ ((1 << k) - 1));
+/** UDP destination port of every frame of udpFlowFrames. */
+const FLOW_DST_PORT = 5678;
 
 /** What the datapath of a case needs: flows, frames, and EMC size. */
 export interface DatapathCase {
@@ -89,30 +89,64 @@ export function udpFlowFrames(n: number): Uint8Array[] {
       ipSrc: flowSource(i),
       ipDst: "10.200.0.1",
       srcPort: flowSourcePort(i),
-      dstPort: 5678,
+      dstPort: FLOW_DST_PORT,
       padTo: 60,
     }));
 }
 
-/** `n` flows matching udpFlowFrames(n) exactly on source address and port, with `actions`. */
-export function exactFlows(n: number, actions: string): [string, string][] {
-  return Array.from({ length: n }, (_, i) => [
+/** Flow `i` of udpFlowFrames: exact IPv4 source and UDP source port, with `actions`. */
+export function exactFlowAt(i: number, actions: string): [string, string] {
+  return [
     `in_port(${BENCH_IN_PORT}),eth(),eth_type(0x0800),ipv4(src=${flowSource(i)},proto=17,` +
     `frag=no),udp(src=${flowSourcePort(i)})`,
     actions,
-  ]);
+  ];
+}
+
+/**
+ * The OpenFlow rule (ovs-ofctl syntax, OpenFlow ports 1 and 2) from which
+ * OVS's ofproto makes exactFlowAt(i)'s datapath flow with output to port 2.
+ */
+export function exactOpenFlowAt(i: number): string {
+  return `udp,in_port=1,nw_src=${flowSource(i)},tp_src=${flowSourcePort(i)},actions=output:2`;
+}
+
+/** `n` flows matching udpFlowFrames(n) exactly on source address and port, with `actions`. */
+export function exactFlows(n: number, actions: string): [string, string][] {
+  return Array.from({ length: n }, (_, i) => exactFlowAt(i, actions));
+}
+
+/** UDP destination-port masks beyond gen_masks.py's (which leaves the destination wildcarded). */
+const DST_PORT_MASKS = [0, 0xffff, 0xfff0, 0xff00];
+/** Most distinct masks {@linkcode maskedFlowAt} spreads flows over. */
+export const MAX_MASKS = 16 * DST_PORT_MASKS.length;
+
+/**
+ * Flow `i` of udpFlowFrames spread over `masks` masks: exact IPv4 source,
+ * UDP source port under mask `i % masks`. Mask k has source-port mask
+ * 0xffff with its low `k % 16` bits cleared and, for k >= 16, a destination
+ * port mask too (0xffff, 0xfff0, 0xff00 for k / 16 = 1, 2, 3). Masks 0..9
+ * are gen_masks.py's; with `masks` 1 the flows are exactFlowAt's.
+ * @throws {RangeError} for masks outside 1..MAX_MASKS.
+ */
+export function maskedFlowAt(i: number, masks: number, actions: string): [string, string] {
+  if (!(Number.isInteger(masks) && masks >= 1 && masks <= MAX_MASKS)) {
+    throw new RangeError(`masks must be 1..${MAX_MASKS}, got ${masks}`);
+  }
+  const k = i % masks;
+  const srcMask = 0xffff ^ ((1 << (k % 16)) - 1);
+  const dstMask = DST_PORT_MASKS[k >> 4];
+  const dst = dstMask === 0 ? "" : `,dst=${FLOW_DST_PORT & dstMask}/0x${dstMask.toString(16)}`;
+  return [
+    `in_port(${BENCH_IN_PORT}),eth(),eth_type(0x0800),ipv4(src=${flowSource(i)},proto=17,` +
+    `frag=no),udp(src=${flowSourcePort(i) & srcMask}/0x${srcMask.toString(16)}${dst})`,
+    actions,
+  ];
 }
 
 /** `n` flows over 10 masks as gen_masks.py: exact source, UDP source port under mask i % 10. */
 export function maskedFlows(n: number, actions: string): [string, string][] {
-  return Array.from({ length: n }, (_, i) => {
-    const mask = PORT_MASKS[i % 10];
-    return [
-      `in_port(${BENCH_IN_PORT}),eth(),eth_type(0x0800),ipv4(src=${flowSource(i)},proto=17,` +
-      `frag=no),udp(src=${flowSourcePort(i) & mask}/0x${mask.toString(16)})`,
-      actions,
-    ];
-  });
+  return Array.from({ length: n }, (_, i) => maskedFlowAt(i, 10, actions));
 }
 
 /** The two flows of the pop case: pop on the outer header, then output on tunnel metadata. */
@@ -124,8 +158,11 @@ export function vxlanPopFlows(): [string, string][] {
       `tnl_pop(${BENCH_VXLAN_PORT})`,
     ],
     [
-      `tunnel(tun_id=0x${VNI.toString(16)},src=${TUNNEL_REMOTE},dst=${TUNNEL_LOCAL},flags(+key)),` +
-      `in_port(${BENCH_VXLAN_PORT}),eth(),eth_type(0x0800),ipv4(proto=17,frag=no)`,
+      // ttl=64/0 and udp(): OVS's key parser wants a tunnel TTL and an L4 key after
+      // proto=17 (EINVAL otherwise); both mask nothing, so the flow is the same.
+      `tunnel(tun_id=0x${VNI.toString(16)},src=${TUNNEL_REMOTE},dst=${TUNNEL_LOCAL},ttl=64/0,` +
+      `flags(+key)),in_port(${BENCH_VXLAN_PORT}),eth(),eth_type(0x0800),ipv4(proto=17,frag=no),` +
+      `udp()`,
       String(BENCH_OUT_PORT),
     ],
   ];

@@ -2,21 +2,36 @@
  * `deno task bench`: runs every benchmark group and prints one table, or
  * with `--json` one JSON object per line (the {@linkcode BenchRow} fields:
  * case, mpps, testpmd_mpps, ovs_mpps, ratio_testpmd, ratio_ovs,
- * cycles_per_packet, and an optional note).
+ * cycles_per_packet, and when given note, and value with unit for rows
+ * that are no rate, whose mpps is null).
  *
  * Flags:
- * - `--quick`: short durations (a smoke run; DPDK groups 1 s each side
- *   unless DPIF_BENCH_SECONDS is set).
+ * - `--quick`: short durations (a smoke run of about a minute; DPDK groups
+ *   1 s per side unless DPIF_BENCH_SECONDS is set).
  * - `--only=<group>`: one of extract, classifier, actions, datapath, dpdk,
- *   upcall, pmd.
+ *   matrix, install, upcall, pmd.
  * - `--json`: JSON lines instead of the table.
  *
- * The dpdk group (testpmd io against our io loop, then the datapath on DPDK
- * ports) is skipped with the reason on stderr when DPDK is unavailable.
- * The upcall group measures miss-to-upcall latency on an idle memory
- * datapath (percentiles in the note). The pmd group (one PMD Worker
- * forwarding, flow updates under load) also needs DPDK, cleans up the EAL
- * and so runs last. Open vSwitch is not run here: ovs_mpps stays null.
+ * The dpdk group (testpmd io against our io loop, then the datapath driven
+ * from the main thread on DPDK ports; 2 s per side in the full run) is
+ * skipped with the reason on stderr when DPDK is unavailable.
+ *
+ * The matrix group (bench/matrix_bench.ts) is the performance issue's
+ * table: every case on the real DPDK path with one PMD Worker, beside
+ * dpdk-testpmd and OVS-DPDK (bridge-less datapath, same flows) on the same
+ * capture and CPU, `DPIF_BENCH_RUNS` (default 3; 2 with --quick) intervals
+ * of `DPIF_BENCH_SECONDS` (default 3; 1 with --quick) each, medians; plus
+ * bytes per flow at 1,000,000 flows and RSS growth while forwarding. Peers
+ * that are not installed leave their column null (`bash
+ * tools/install_peers.sh` installs them; DPIF_BENCH_PEERS=0 skips them).
+ * DPIF_BENCH_SOAK_SECONDS=600 adds the 10-minute RSS soak at full rate.
+ *
+ * The install group measures flow installs per second through batched
+ * operate against the service over HTTP. The upcall group measures
+ * miss-to-upcall latency on an idle memory datapath (percentiles in the
+ * note) and, with DPDK, through a PMD Worker polling a net_ring port. The
+ * pmd group (one PMD Worker forwarding, flow updates under load) also needs
+ * DPDK, cleans up the EAL and so runs last.
  *
  * @module
  */
@@ -39,12 +54,17 @@ import { benchUpcallLatency } from "./upcall_latency_bench.ts";
  */
 const START_AFFINITY: number[] = threadAffinity();
 
+/** DPIF_BENCH_SECONDS as the user set it (the dpdk group sets it for its modules). */
+const USER_SECONDS: string | undefined = Deno.env.get("DPIF_BENCH_SECONDS");
+
 export const GROUPS = [
   "extract",
   "classifier",
   "actions",
   "datapath",
   "dpdk",
+  "matrix",
+  "install",
   "upcall",
   "pmd",
 ] as const;
@@ -100,19 +120,37 @@ async function runGroup(group: Group, quick: boolean): Promise<BenchRow[]> {
         console.error(`bench: skipping the dpdk group: ${availability.reason}`);
         return [];
       }
-      // dpdk_io_bench reads DPIF_BENCH_SECONDS when loaded.
-      if (quick && Deno.env.get("DPIF_BENCH_SECONDS") === undefined) {
-        Deno.env.set("DPIF_BENCH_SECONDS", "1");
-      }
+      // dpdk_io_bench reads DPIF_BENCH_SECONDS when loaded. 2 s in the full run: the
+      // matrix group measures the same paths longer, with peers.
+      if (USER_SECONDS === undefined) Deno.env.set("DPIF_BENCH_SECONDS", quick ? "1" : "2");
       const { benchDpdkIo } = await import("./dpdk_io_bench.ts");
       const { benchDpdkDatapath } = await import("./dpdk_datapath_bench.ts");
       return [...await benchDpdkIo(), ...await benchDpdkDatapath()];
     }
-    case "upcall":
-      return benchUpcallLatency(quick ? 2_000 : 10_000);
+    case "matrix": {
+      const { benchMatrix } = await import("./matrix_bench.ts");
+      return benchMatrix({
+        quick,
+        seconds: Number(USER_SECONDS ?? (quick ? 1 : 3)),
+        runs: Number(Deno.env.get("DPIF_BENCH_RUNS") ?? (quick ? 2 : 3)),
+        cpus: START_AFFINITY,
+        peers: Deno.env.get("DPIF_BENCH_PEERS") !== "0",
+        soakSeconds: Number(Deno.env.get("DPIF_BENCH_SOAK_SECONDS") ?? 0),
+      });
+    }
+    case "install": {
+      const { benchFlowInstall } = await import("./flow_install_bench.ts");
+      return benchFlowInstall(quick ? 10_000 : 100_000);
+    }
+    case "upcall": {
+      const rows = await benchUpcallLatency(quick ? 2_000 : 10_000);
+      if (!dpdkAvailability().available) return rows;
+      const { benchPmdUpcall } = await import("./pmd_upcall_bench.ts");
+      return [...rows, ...await benchPmdUpcall(quick ? 50 : 200, START_AFFINITY)];
+    }
     case "pmd": {
       const { benchPmdRows } = await import("./pmd_bench.ts");
-      return benchPmdRows(quick ? 1 : 5, START_AFFINITY);
+      return benchPmdRows(quick ? 1 : 3, START_AFFINITY);
     }
   }
 }
@@ -128,6 +166,7 @@ export function jsonLine(r: BenchRow): string {
     ratio_ovs: r.ratio_ovs,
     cycles_per_packet: r.cycles_per_packet,
     ...(r.note === undefined ? {} : { note: r.note }),
+    ...(r.value === undefined ? {} : { value: r.value, unit: r.unit }),
   });
 }
 
@@ -142,6 +181,11 @@ export async function main(args: string[]): Promise<void> {
     rows.push(...groupRows);
   }
   if (!options.json) console.log(formatTable(rows));
+  const failed = rows.filter((r) => r.note?.startsWith("FAILED")).map((r) => r.case);
+  if (failed.length > 0) {
+    console.error(`bench: failed: ${failed.join(", ")}`);
+    Deno.exitCode = 1;
+  }
 }
 
 if (import.meta.main) {

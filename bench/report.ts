@@ -9,8 +9,8 @@
 export interface BenchRow {
   /** What was measured, e.g. "extract udp4" or "io net_pcap->net_null". */
   case: string;
-  /** Our rate in Mpps (or M operations/s for non-packet cases). */
-  mpps: number;
+  /** Our rate in Mpps (or M operations/s for non-packet cases); null for a row that is no rate. */
+  mpps: number | null;
   /** dpdk-testpmd io forwarding on the same input in the same run, or null. */
   testpmd_mpps: number | null;
   /** Open vSwitch (DPDK) on the same input in the same run, or null. */
@@ -23,6 +23,10 @@ export interface BenchRow {
   cycles_per_packet: number | null;
   /** Free-form note: the unit when not packets, what the figure includes. */
   note?: string;
+  /** A figure that is not a rate (bytes per flow, MB), with its `unit`. */
+  value?: number;
+  /** Unit of `value`, e.g. "B/flow". */
+  unit?: string;
 }
 
 /** Builds a row from our rate alone; peers and ratios are null. */
@@ -39,6 +43,22 @@ export function row(name: string, mpps: number, note?: string): BenchRow {
   };
 }
 
+/** A row whose figure is no rate: mpps and the peers null, the figure in `value` / `unit`. */
+export function valueRow(name: string, value: number, unit: string, note?: string): BenchRow {
+  return { ...row(name, 0, note), mpps: null, value, unit };
+}
+
+/**
+ * Median of `values` (mean of the middle two for an even count).
+ * @throws {RangeError} when there are none.
+ */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new RangeError("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** Rounds to three decimals for printing. */
 export function round(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -49,7 +69,7 @@ export function formatTable(rows: BenchRow[]): string {
   const header = ["case", "Mpps", "testpmd", "ovs", "x testpmd", "x ovs", "note"];
   const cells = rows.map((r) => [
     r.case,
-    String(r.mpps),
+    r.mpps === null ? `${r.value ?? "-"} ${r.unit ?? ""}`.trimEnd() : String(r.mpps),
     r.testpmd_mpps === null ? "-" : String(r.testpmd_mpps),
     r.ovs_mpps === null ? "-" : String(r.ovs_mpps),
     r.ratio_testpmd === null ? "-" : r.ratio_testpmd.toFixed(2),

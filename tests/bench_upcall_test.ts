@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { GROUPS, parseBenchArgs } from "../bench/main.ts";
+import { benchPmdUpcall } from "../bench/pmd_upcall_bench.ts";
+import { dpdkAvailability } from "../ffi/loader.ts";
 import {
   benchUpcallRead,
   benchUpcallWake,
@@ -15,6 +17,12 @@ Deno.test("bench flags: --only=upcall and --only=pmd are groups; pmd runs last",
     only: "pmd",
   });
   assert.equal(GROUPS[GROUPS.length - 1], "pmd");
+  assert.ok(
+    GROUPS.indexOf("matrix") < GROUPS.indexOf("pmd"),
+    "the matrix runs before the EAL ends",
+  );
+  assert.equal(parseBenchArgs(["--only=matrix"]).only, "matrix");
+  assert.equal(parseBenchArgs(["--only=install"]).only, "install");
   assert.throws(() => parseBenchArgs(["--only=upcalls"]), TypeError);
 });
 
@@ -32,7 +40,18 @@ Deno.test("latency summary: nearest-rank p50 / p99 / max in microseconds", () =>
 Deno.test("upcall latency bench: every miss becomes one upcall, read or woken, pool whole", async () => {
   // benchUpcallRead / benchUpcallWake throw on a lost upcall, an extra one or a leak.
   for (const r of [benchUpcallRead(50), await benchUpcallWake(50)]) {
-    assert.ok(r.mpps > 0, r.case);
+    assert.ok((r.mpps ?? 0) > 0, r.case);
     assert.match(r.note ?? "", /p50=[\d.]+ p99=[\d.]+ max=[\d.]+, n=50,/);
   }
+});
+
+Deno.test({
+  name: "upcall latency via a PMD Worker: each miss on a DPDK port wakes the consumer once",
+  ignore: !dpdkAvailability().available,
+  fn: async () => {
+    // benchPmdUpcall throws on a missing upcall and (pool.close) on a missing mbuf.
+    const [r] = await benchPmdUpcall(5);
+    assert.match(r.note ?? "", /p50=[\d.]+ p99=[\d.]+ max=[\d.]+, n=5,/);
+    assert.match(r.note ?? "", /PMD Worker/);
+  },
 });
