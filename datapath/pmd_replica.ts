@@ -41,6 +41,14 @@ export class FlowReplica {
   readonly touched: TouchedSlots;
   /** Compiled actions per slot (the Pipeline's programs array). */
   readonly programs: CompiledActions[] = [];
+  /**
+   * One compiled program per distinct action list (by its JSON text), with
+   * the number of slots using it: flows with equal actions share a program,
+   * as on the control side (a program per flow cost ~150 B each).
+   */
+  readonly #shared = new Map<string, { program: CompiledActions; users: number }>();
+  /** The key into #shared of each live slot's program. */
+  readonly #programText: string[] = [];
   /** Control generation each live slot was put with. */
   readonly #controlGeneration: Uint32Array;
   readonly #live = new Set<number>();
@@ -81,14 +89,19 @@ export class FlowReplica {
         if (!(slot >= 0 && slot < this.generation.length)) {
           throw new RangeError(`FlowReplica: slot ${slot} out of range`);
         }
-        const program = compileActions(actionsFromJson(message.actions));
+        const text = JSON.stringify(message.actions);
+        const program = this.#acquireProgram(text, message.actions);
         if (this.#live.has(slot) && this.#controlGeneration[slot] === message.generation) {
-          this.programs[slot] = program; // a modify: same match, new actions, stats go on
+          // A modify: same match, new actions, stats go on.
+          this.#releaseProgram(slot);
+          this.programs[slot] = program;
+          this.#programText[slot] = text;
           return;
         }
         this.#remove(slot);
         this.megaflow.insert(slot, message.key, 0, message.mask, 0);
         this.programs[slot] = program;
+        this.#programText[slot] = text;
         this.#controlGeneration[slot] = message.generation;
         this.#live.add(slot);
         return;
@@ -131,8 +144,28 @@ export class FlowReplica {
     return new Float64Array(out);
   }
 
+  /** The shared program for an action list's JSON text, compiled on first use; counts a user. */
+  #acquireProgram(text: string, actions: unknown): CompiledActions {
+    let entry = this.#shared.get(text);
+    if (entry === undefined) {
+      entry = { program: compileActions(actionsFromJson(actions)), users: 0 };
+      this.#shared.set(text, entry);
+    }
+    entry.users++;
+    return entry.program;
+  }
+
+  /** Drops the slot's use of its program, forgetting the program with its last user. */
+  #releaseProgram(slot: number): void {
+    const text = this.#programText[slot];
+    const entry = this.#shared.get(text);
+    if (entry !== undefined && --entry.users === 0) this.#shared.delete(text);
+    this.#programText[slot] = "";
+  }
+
   #remove(slot: number): void {
     if (!this.#live.delete(slot)) return;
+    this.#releaseProgram(slot);
     this.megaflow.remove(slot);
     this.generation[slot] = (this.generation[slot] + 1) >>> 0;
     this.packets[slot] = 0;
