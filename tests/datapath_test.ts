@@ -392,3 +392,38 @@ Deno.test("datapath: flows with equal actions share a program; modifying one lea
   assertNoLeak(dp);
   dp.close();
 });
+
+Deno.test("datapath: set/push-then-output flows run per packet in a mixed batch; failures are counted drops", () => {
+  const dp = newDatapath();
+  const vxlanPush = "tnl_push(tnl_port(4789),header(size=50,type=4," +
+    "eth(dst=00:00:00:00:00:aa,src=00:00:00:00:00:bb,dl_type=0x0800)," +
+    "ipv4(src=172.31.1.1,dst=172.31.1.2,proto=17,tos=0,ttl=64,frag=0x4000)," +
+    "udp(src=0,dst=4789,csum=0x0),vxlan(flags=0x8000000,vni=0x7b)),out_port(2)),2";
+  dp.putFlow({
+    flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)",
+    actions: "set(ipv4(ttl=9)),2",
+  });
+  dp.putFlow({
+    flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.2)",
+    actions: "push_vlan(vid=7,pcp=0),3",
+  });
+  // No vxlan port in this datapath: every push fails and is counted.
+  dp.putFlow({ flow: "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.3)", actions: vxlanPush });
+  const p1 = dp.dummyPort("p1");
+  for (const src of [1, 2, 3, 1, 2]) assert.equal(p1.inject(udpFrame(src, 1000 + src)), true);
+  assert.equal(dp.poll(), 5, "one batch");
+  const toP2 = dp.dummyPort("p2").transmitted();
+  const toP3 = dp.dummyPort("p3").transmitted();
+  assert.equal(toP2.length, 2);
+  for (const frame of toP2) assert.equal(frame[22], 9, "ttl set to 9");
+  assert.equal(toP3.length, 2);
+  for (const frame of toP3) {
+    assert.equal((frame[12] << 8) | frame[13], 0x8100, "tagged");
+    assert.equal(((frame[14] << 8) | frame[15]) & 0x0fff, 7);
+    assert.equal(frame.length, 64);
+  }
+  assert.equal(dp.stats().drops.tunnel_push_error, 1);
+  assert.equal(dp.stats().n_hit, 5);
+  assertNoLeak(dp);
+  dp.close();
+});

@@ -36,10 +36,10 @@ Deno.test("flow replica: equal action lists share one program; a modify or delet
   put(replica, 0, 1, "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.1)", "3"); // modify
   assert.equal(replica.programs[0], replica.programs[2], "the modified flow joins the '3' program");
   assert.equal(replica.programs[1], shared, "the other '2' flow keeps its program");
-  assert.equal(replica.programs[1].soleOutput, 2);
+  assert.equal(replica.programs[1].directOutput, 2);
   replica.apply({ op: "del", slot: 1, sentAt: 0 });
   put(replica, 1, 2, "in_port(1),eth_type(0x0800),ipv4(src=10.0.0.2)", "2");
   assert.notEqual(replica.programs[1], shared, "the last user gone, '2' is compiled afresh");
-  assert.equal(replica.programs[1].soleOutput, 2);
+  assert.equal(replica.programs[1].directOutput, 2);
   assert.equal(replica.size, 3);
 });

@@ -212,12 +212,79 @@ function applyEach(step: Step, batch: PacketBatch): void {
     for (let i = 0; i < n; i++) applySet(set, batch, i);
     return;
   }
-  const bytes = batch.pool.bytes, view = batch.pool.view, meta = batch.meta;
-  const symmetric = step.arg1 === 1;
-  for (let i = 0; i < n; i++) {
-    const h = hashPacketL4(bytes, view, batch.offset[i], batch.length[i], step.arg0, symmetric);
-    meta[(i << META_SHIFT) + W_DP_HASH] = h === 0 ? 1 : h; // 0 means "no hash" in OVS
+  for (let i = 0; i < n; i++) hashOne(step, batch, i);
+}
+
+/** dp_hash of packet i from its 5-tuple (the hash step). */
+function hashOne(step: Step, batch: PacketBatch, i: number): void {
+  const pool = batch.pool;
+  const h = hashPacketL4(
+    pool.bytes,
+    pool.view,
+    batch.offset[i],
+    batch.length[i],
+    step.arg0,
+    step.arg1 === 1,
+  );
+  batch.meta[(i << META_SHIFT) + W_DP_HASH] = h === 0 ? 1 : h; // 0 means "no hash" in OVS
+}
+
+/**
+ * Runs the steps before the final output of a program whose
+ * `directOutput` is set on packet i alone, in place. Returns false when a
+ * step failed: the packet is then freed and the drop counted (as the batch
+ * path does). The caller sends the packet on when true. Fast path.
+ */
+export function applyInPlace(
+  program: CompiledActions,
+  batch: PacketBatch,
+  i: number,
+  ctx: ExecutionContext,
+): boolean {
+  const steps = program.steps;
+  const n = steps.length - 1;
+  for (let s = 0; s < n; s++) {
+    const step = steps[s];
+    let ok = true;
+    let reason = DROP_ACTION_ERROR;
+    switch (step.op) {
+      case OP_SET:
+        applySet(step.set!, batch, i);
+        break;
+      case OP_HASH:
+        hashOne(step, batch, i);
+        break;
+      case OP_PUSH_VLAN:
+        ok = pushVlan(batch, i, step.arg0, step.arg1);
+        break;
+      case OP_POP_VLAN:
+        ok = popVlan(batch, i);
+        break;
+      case OP_PUSH_MPLS:
+        ok = pushMpls(batch, i, step.arg1, step.arg0);
+        break;
+      case OP_POP_MPLS:
+        ok = popMpls(batch, i, step.arg0);
+        break;
+      case OP_TUNNEL_PUSH: {
+        reason = DROP_TUNNEL_PUSH_ERROR;
+        const template = step.tunnel!;
+        const port = ctx.tunnelPort(template.tunnelPort);
+        ok = port !== null && tunnelTypeNumber(port.type) === template.headerType &&
+          pushTunnel(template, batch, i);
+        if (ok) batch.meta[(i << META_SHIFT) + W_IN_PORT] = step.arg0;
+        break;
+      }
+      default:
+        ok = false;
+    }
+    if (!ok) {
+      batch.pool.free(batch.handle[i]);
+      ctx.drop(reason, 1);
+      return false;
+    }
   }
+  return true;
 }
 
 /**

@@ -45,6 +45,21 @@ export const OP_TRUNC = 13;
 /** Packets longer than `arg0` run `nested`, the others `nested2`. */
 export const OP_CHECK_PKT_LEN = 14;
 
+/**
+ * Steps that change one packet in place and keep it (or drop it, counted):
+ * what {@linkcode CompiledActions.directOutput} programs may hold before
+ * their output.
+ */
+const IN_PLACE_OPS: ReadonlySet<number> = new Set([
+  OP_SET,
+  OP_HASH,
+  OP_PUSH_VLAN,
+  OP_POP_VLAN,
+  OP_PUSH_MPLS,
+  OP_POP_MPLS,
+  OP_TUNNEL_PUSH,
+]);
+
 /** One compiled action. */
 export class Step {
   /** What the step does: an OP_* constant. */
@@ -97,10 +112,13 @@ export class CompiledActions {
   /** True when the program is a single drop: callers may skip copying for it. */
   readonly dropsAll: boolean;
   /**
-   * The port when the program is exactly one output, else -1: the pipeline
-   * sends such packets straight to the port's tx batch, with no sub-batch.
+   * The port when the program is per-packet, in-place steps (set, hash,
+   * push/pop VLAN or MPLS, tnl_push) ending in one output, else -1: the
+   * pipeline runs such programs packet by packet (executor's applyInPlace)
+   * and sends each packet straight to the port's tx batch, with no
+   * sub-batch per flow.
    */
-  readonly soleOutput: number;
+  readonly directOutput: number;
 
   /** Wraps steps, marking the last one. */
   constructor(steps: Step[]) {
@@ -108,6 +126,9 @@ export class CompiledActions {
     steps[steps.length - 1].last = true;
     this.steps = steps;
     this.dropsAll = steps.length === 1 && steps[0].op === OP_DROP;
-    this.soleOutput = steps.length === 1 && steps[0].op === OP_OUTPUT ? steps[0].arg0 : -1;
+    const last = steps[steps.length - 1];
+    let direct = last.op === OP_OUTPUT;
+    for (let s = 0; s < steps.length - 1 && direct; s++) direct = IN_PLACE_OPS.has(steps[s].op);
+    this.directOutput = direct ? last.arg0 : -1;
   }
 }
