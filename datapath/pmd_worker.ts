@@ -60,6 +60,8 @@ import { UpcallQueue } from "./upcall_queue.ts";
 
 /** Iterations between checks of the stop flag, the update port and the report clock. */
 export const CHECK_EVERY = 32;
+/** Shortest gap between two reports sent early for queued upcalls (a miss storm stays cheap). */
+export const UPCALL_REPORT_MS = 0.05;
 
 function post(event: PmdEvent): void {
   self.postMessage(event);
@@ -99,6 +101,7 @@ function run(start: PmdStartMessage): void {
   }
   const pipeline = new Pipeline(pool, replica.asFlowTable(), replica.programs, ports, upcalls, {
     emcEntries: start.emcEntries,
+    touchedSlots: replica.touched,
   });
   const batch = new PacketBatch(pool);
   const reported = new Float64Array(COUNTER_COUNT);
@@ -155,6 +158,7 @@ function run(start: PmdStartMessage): void {
   let iteration = 0;
   let last = performance.now();
   let nextReport = last + start.reportMs;
+  let nextUpcallReport = last;
   for (;;) {
     let got = 0;
     for (let p = 0; p < rxCount; p++) {
@@ -179,6 +183,13 @@ function run(start: PmdStartMessage): void {
       emptyRun++;
     }
     last = now;
+    // Upcalls leave with the next report; waiting for the periodic one (10
+    // ms) made miss-to-upcall p50 4.4 ms through a PMD. A report goes out
+    // as soon as an upcall is queued, at most one per UPCALL_REPORT_MS.
+    if (upcalls.size > 0 && now >= nextUpcallReport) {
+      report();
+      nextUpcallReport = now + UPCALL_REPORT_MS;
+    }
     if (++iteration % CHECK_EVERY !== 0) continue;
     stats[PS_ITERATIONS] = iteration;
     if (Atomics.load(control, CTL_STOP) !== 0) break;
