@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Upcall } from "./upcall_queue.ts";
+import type { UpcallBatch } from "./upcall_queue.ts";
 
 /** Control block word: non-zero asks the PMD to stop. */
 export const CTL_STOP = 0;
@@ -25,8 +25,18 @@ export const CTL_STOP = 0;
 export const CTL_WAKE = 1;
 /** Control block word: 0 starting, 1 polling, 2 stopped. */
 export const CTL_STATE = 2;
+/**
+ * Control block word: reports the control thread has folded (it adds 1 per
+ * report; wraps as an Int32). A PMD posts a report only while fewer than
+ * {@linkcode REPORTS_IN_FLIGHT} are unfolded, so a busy control thread
+ * cannot make reports pile up in its message queue (memory grew by tens of
+ * MiB when it fell behind); skipped deltas and counters go in the next one.
+ */
+export const CTL_REPORTS_FOLDED = 3;
 /** Words in the control block. */
 export const CTL_WORDS = 4;
+/** Reports a PMD may have posted and not yet seen folded (see CTL_REPORTS_FOLDED). */
+export const REPORTS_IN_FLIGHT = 4;
 
 /** PMD statistics words (Float64Array over a SharedArrayBuffer). */
 export const PS_PACKETS = 0;
@@ -132,8 +142,8 @@ export interface PmdReport {
   counters: Float64Array;
   /** Drop counter deltas (index = DROP_*). */
   drops: Float64Array;
-  /** Upcalls the PMD queued since the last report. */
-  upcalls: Upcall[];
+  /** Upcalls the PMD queued since the last report, packed (buffers transferred), or null for none. */
+  upcalls: UpcallBatch | null;
   /** Per assigned port: portNo and PP_* counters (cumulative). */
   ports: { portNo: number; counters: Float64Array }[];
   /** Latest flow-update delay seen (ms from send to applied), or -1. */

@@ -54,6 +54,7 @@ import {
 } from "../ffi/pmd_port.ts";
 import { emptyPortStats, type PortStats } from "./port.ts";
 import {
+  CTL_REPORTS_FOLDED,
   CTL_STATE,
   CTL_STOP,
   CTL_WAKE,
@@ -444,25 +445,14 @@ export class PmdSet {
     counters[C_MASK_HIT] = megaflow.maskHits;
     const drops = dp.pipeline.drops;
     for (let i = 0; i < report.drops.length && i < drops.length; i++) drops[i] += report.drops[i];
-    for (const u of report.upcalls) {
-      dp.upcalls.enqueue({
-        type: u.type,
-        inPort: u.inPort,
-        keys: u.key,
-        keyOffset: 0,
-        bytes: u.packet,
-        offset: 0,
-        length: u.packet.length,
-        userdata: u.userdata,
-        pid: u.pid,
-      });
-    }
+    if (report.upcalls !== null) dp.upcalls.enqueueBatch(report.upcalls);
     for (const p of report.ports) {
       if (p.counters.length !== PP_COUNTER_COUNT) continue;
       this.#foldPortCounts(p.portNo, pmd.ports.get(p.portNo), p.counters);
       pmd.ports.set(p.portNo, p.counters);
     }
     if (report.updateDelayMs >= 0) this.#lastDelayMs = report.updateDelayMs;
+    Atomics.add(pmd.control, CTL_REPORTS_FOLDED, 1); // lets the PMD post its next report
     if (dp.upcalls.enabled !== this.#upcallsEnabled) {
       // Switched behind the Datapath's back (dp.upcalls.setEnabled): catch up.
       this.#upcallsEnabled = dp.upcalls.enabled;

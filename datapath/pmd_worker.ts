@@ -35,6 +35,7 @@ import {
   Pipeline,
 } from "./pipeline.ts";
 import {
+  CTL_REPORTS_FOLDED,
   CTL_STATE,
   CTL_STOP,
   CTL_WAKE,
@@ -52,6 +53,7 @@ import {
   PS_MEGAFLOW_HITS,
   PS_MISSES,
   PS_PACKETS,
+  REPORTS_IN_FLIGHT,
 } from "./pmd_protocol.ts";
 import { FlowReplica } from "./pmd_replica.ts";
 import { PortTable } from "./port_table.ts";
@@ -60,8 +62,13 @@ import { UpcallQueue } from "./upcall_queue.ts";
 
 /** Iterations between checks of the stop flag, the update port and the report clock. */
 export const CHECK_EVERY = 32;
-/** Shortest gap between two reports sent early for queued upcalls (a miss storm stays cheap). */
-export const UPCALL_REPORT_MS = 0.05;
+/**
+ * Shortest gap between two reports sent early for queued upcalls. An idle
+ * datapath's first miss is reported at once; a miss storm adds at most one
+ * report per ms (at 0.05 ms a storm of ~17,000 upcalls/s made ~15,000
+ * reports/s, and RSS climbed 5.4 MiB/min in the soak).
+ */
+export const UPCALL_REPORT_MS = 1;
 
 function post(event: PmdEvent): void {
   self.postMessage(event);
@@ -119,7 +126,15 @@ function run(start: PmdStartMessage): void {
       updateDelayMs = performance.timeOrigin + performance.now() - message.sentAt;
     }
   };
-  const report = (): void => {
+  let reportsPosted = 0;
+  /**
+   * Posts a report, unless REPORTS_IN_FLIGHT are still unfolded (then the
+   * deltas wait for the next one; `final` always posts).
+   */
+  const report = (final = false): void => {
+    const unfolded = (reportsPosted - Atomics.load(control, CTL_REPORTS_FOLDED)) | 0;
+    if (!final && unfolded >= REPORTS_IN_FLIGHT) return;
+    reportsPosted = (reportsPosted + 1) | 0;
     const c = pipeline.counters;
     const counters = new Float64Array(COUNTER_COUNT);
     for (let i = 0; i < COUNTER_COUNT; i++) {
@@ -135,17 +150,23 @@ function run(start: PmdStartMessage): void {
     stats[PS_MEGAFLOW_HITS] = c[C_MEGAFLOW_HIT];
     stats[PS_MISSES] = c[C_MISSED];
     stats[PS_LOST] = c[C_LOST];
-    post({
+    // Upcalls go packed, their buffers transferred (upcall_queue.ts, UpcallBatch).
+    const batch = upcalls.takeBatch();
+    const event: PmdEvent = {
       op: "report",
       index: start.index,
       flows: replica.takeDeltas(),
       usedMs: Date.now(),
       counters,
       drops,
-      upcalls: upcalls.size > 0 ? upcalls.read(upcalls.size) : [],
+      upcalls: batch,
       ports: rx.map((p) => ({ portNo: p.portNo, counters: p.counters.slice() })),
       updateDelayMs,
-    });
+    };
+    const transfer = batch === null
+      ? []
+      : [batch.meta.buffer, batch.keys.buffer, batch.bytes.buffer];
+    self.postMessage(event, transfer);
   };
 
   applyUpdates();
@@ -214,7 +235,7 @@ function run(start: PmdStartMessage): void {
   let drained = 0;
   for (const port of rx) drained += port.close();
   stats[PS_DRAINED] = drained;
-  report();
+  report(true);
   Atomics.store(control, CTL_STATE, 2);
   post({ op: "stopped", index: start.index, drained });
 }
