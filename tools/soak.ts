@@ -4,19 +4,46 @@
  * leaked. Run:
  *
  * ```sh
- * deno run -A --v8-flags=--expose-gc,--max-old-space-size=64,--max-semi-space-size=4 \
+ * MALLOC_MMAP_THRESHOLD_=131072 deno run -A --v8-flags=--max-semi-space-size=4 \
  *   tools/soak.ts [--minutes 10] [--seconds N] [--sample-seconds 10] [--flap-seconds 20] \
  *   [--no-upcalls]
  * ```
  *
+ * (the environment and V8 flag of `deno task start`; add `--expose-gc` to
+ * the V8 flags to collect the main thread's garbage before each sample).
  * One JSON line per sample and a final `{"summary":...}` line; exit code 1
- * when a check failed. With `--expose-gc` each sample collects the main
- * thread's garbage first. The heap caps matter for the RSS check: without
- * them V8 lets each isolate's heap (the PMD Worker's above all, which
- * allocates a report every 10 ms) grow lazily towards its default limits,
- * which on this 24 GiB machine added about 150 MiB over 10 minutes and
- * hides a real leak; with them garbage is collected early, and a leak shows
- * as growth or as an out-of-memory crash.
+ * when a check failed.
+ *
+ * What made RSS grow here, found with this tool (samples split RSS into
+ * anonymous and shared memory; /proc/PID/smaps showed which mappings grew):
+ * - glibc's dynamic mmap threshold. Every PMD Worker allocates typed arrays
+ *   of the table's maxFlows (1,000,000) slots, ~35 MiB in all, meant to be
+ *   lazily touched mmaps. Once any mmapped block is freed, glibc raises its
+ *   mmap threshold to that size (up to 32 MiB), so the next Worker's arrays
+ *   come from its thread's malloc arena instead, where calloc zeroes, and
+ *   so touches, every page (smaps: a 42 MiB arena per live PMD Worker):
+ *   +35 to 45 MiB of RSS per PMD generation, and arena fragmentation as the
+ *   port flaps restart the PMD every 20 s. `MALLOC_MMAP_THRESHOLD_` fixes
+ *   the threshold (no dynamic raise). 10-minute runs here, with upcalls and
+ *   the upcall change below: without it 192 -> 263 MiB, slope 2.2 MiB/min;
+ *   with it 188 -> 212 MiB (max 215), slope 0.4 MiB/min.
+ * - V8's young generation: each isolate's new space grows to 32 MiB by
+ *   default (34.5 MiB measured in a Worker); `--max-semi-space-size=4`
+ *   keeps it at 8 MiB. V8 flags apply to Worker isolates too (Deno's Web
+ *   Workers take no per-Worker heap limits). The old space is not capped:
+ *   these runs were flat without a cap, and a low one (64 MiB) risks an
+ *   out-of-memory crash with a large flow table or under API load.
+ * - Upcalls: each one was an object with two fresh ArrayBuffers in the
+ *   PMD, cloned into two more by postMessage and copied into two more on
+ *   the control thread; now they travel packed, one batch per report
+ *   (datapath/upcall_queue.ts). Same settings, t = 60..300 s: 1.6 MiB/min
+ *   before, 0.4 after.
+ * - Report backlog. Since a PMD posts a report as soon as an upcall is
+ *   queued (pmd_worker.ts, UPCALL_REPORT_MS), the soak makes ~15,000
+ *   reports a second; when the control thread stalled (samples ~2 s late)
+ *   they piled up in its message queue: a 10-minute run ended at 364 MiB,
+ *   slope 5.4 MiB/min. A PMD now keeps at most REPORTS_IN_FLIGHT unfolded
+ *   (pmd_protocol.ts); 5 minutes with it: slope 0.8 MiB/min, max 240 MiB.
  *
  * The rig (one process, one EAL, one MbufPool, one PMD Worker):
  * - port 1 `in`: `net_pcap` replaying forever (`infinite_rx=1`) 1,000
@@ -86,6 +113,10 @@ export interface SoakOptions {
 export interface SoakSample {
   t_s: number;
   rss_mib: number;
+  /** RSS split (Linux /proc/self/status): anonymous memory (V8 heaps, malloc), MiB; -1 elsewhere. */
+  rss_anon_mib: number;
+  /** Shared memory in RSS (DPDK's memory segments without hugepages), MiB; -1 elsewhere. */
+  rss_shmem_mib: number;
   /** V8 heap in use on the main thread (after a collection with --expose-gc). */
   heap_mib: number;
   mbufs_in_use: number;
@@ -121,6 +152,8 @@ export interface SoakResult {
   tunnel_push_packets: number;
   tunnel_pop_packets: number;
   drops: Record<string, number>;
+  /** The MALLOC_MMAP_THRESHOLD_ the process ran with (see the module doc), or null. */
+  malloc_mmap_threshold: string | null;
   ok: boolean;
 }
 
@@ -247,6 +280,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult | n
       const sample: SoakSample = {
         t_s: round(t, 1),
         rss_mib: round(rss, 1),
+        ...rssSplit(),
         heap_mib: round(memory.heapUsed / 2 ** 20, 1),
         mbufs_in_use: pool.inUse(),
         rx_mpps: round((rx - lastRx) / ((now - lastT) / 1000) / 1e6, 3),
@@ -325,6 +359,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult | n
     tunnel_push_packets: tunnel.push,
     tunnel_pop_packets: tunnel.pop,
     drops: last.drops,
+    malloc_mmap_threshold: Deno.env.get("MALLOC_MMAP_THRESHOLD_") ?? null,
     ok: leaked === 0 && slope <= maxSlope,
   };
   return result;
@@ -352,6 +387,19 @@ function pmdFigures(pmds: PmdSet | undefined): SoakSample["pmd"] {
     iterations: s?.iterations ?? 0,
     busy_ratio: round(s?.busy_ratio ?? 0, 3),
   };
+}
+
+/** RssAnon and RssShmem of /proc/self/status in MiB (-1 when unreadable). */
+function rssSplit(): { rss_anon_mib: number; rss_shmem_mib: number } {
+  let status = "";
+  try {
+    status = Deno.readTextFileSync("/proc/self/status");
+  } catch { /* not Linux */ }
+  const kib = (field: string) => {
+    const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return m === null ? -1 : round(Number(m[1]) / 1024, 1);
+  };
+  return { rss_anon_mib: kib("RssAnon"), rss_shmem_mib: kib("RssShmem") };
 }
 
 function nonZero(counters: Record<string, number>): Record<string, number> {
