@@ -247,37 +247,15 @@ export function applyInPlace(
     const step = steps[s];
     let ok = true;
     let reason = DROP_ACTION_ERROR;
-    switch (step.op) {
-      case OP_SET:
-        applySet(step.set!, batch, i);
-        break;
-      case OP_HASH:
-        hashOne(step, batch, i);
-        break;
-      case OP_PUSH_VLAN:
-        ok = pushVlan(batch, i, step.arg0, step.arg1);
-        break;
-      case OP_POP_VLAN:
-        ok = popVlan(batch, i);
-        break;
-      case OP_PUSH_MPLS:
-        ok = pushMpls(batch, i, step.arg1, step.arg0);
-        break;
-      case OP_POP_MPLS:
-        ok = popMpls(batch, i, step.arg0);
-        break;
-      case OP_TUNNEL_PUSH: {
-        reason = DROP_TUNNEL_PUSH_ERROR;
-        const template = step.tunnel!;
-        const port = ctx.tunnelPort(template.tunnelPort);
-        ok = port !== null && tunnelTypeNumber(port.type) === template.headerType &&
-          pushTunnel(template, batch, i);
-        if (ok) batch.meta[(i << META_SHIFT) + W_IN_PORT] = step.arg0;
-        break;
-      }
-      default:
-        ok = false;
-    }
+    if (step.op === OP_SET) applySet(step.set!, batch, i);
+    else if (step.op === OP_HASH) hashOne(step, batch, i);
+    else if (step.op === OP_TUNNEL_PUSH) {
+      reason = DROP_TUNNEL_PUSH_ERROR;
+      const template = step.tunnel!;
+      const port = ctx.tunnelPort(template.tunnelPort);
+      ok = port !== null && tunnelTypeNumber(port.type) === template.headerType &&
+        applyOne(step, batch, i, 0, 0);
+    } else ok = applyOne(step, batch, i, 0, 0);
     if (!ok) {
       batch.pool.free(batch.handle[i]);
       ctx.drop(reason, 1);
@@ -285,6 +263,33 @@ export function applyInPlace(
     }
   }
   return true;
+}
+
+/**
+ * Applies a step that may fail (push/pop VLAN or MPLS, tnl_push, tnl_pop)
+ * to packet i; false when it failed (the packet is left for the caller to
+ * free). `a` and `b` are the tunnel type and UDP port for tnl_pop. The one
+ * per-packet body of the batch path and of applyInPlace.
+ */
+function applyOne(step: Step, batch: PacketBatch, i: number, a: number, b: number): boolean {
+  switch (step.op) {
+    case OP_PUSH_VLAN:
+      return pushVlan(batch, i, step.arg0, step.arg1);
+    case OP_POP_VLAN:
+      return popVlan(batch, i);
+    case OP_PUSH_MPLS:
+      return pushMpls(batch, i, step.arg1, step.arg0);
+    case OP_POP_MPLS:
+      return popMpls(batch, i, step.arg0);
+    case OP_TUNNEL_PUSH:
+      if (!pushTunnel(step.tunnel!, batch, i)) return false;
+      batch.meta[(i << META_SHIFT) + W_IN_PORT] = step.arg0;
+      return true;
+    case OP_TUNNEL_POP:
+      return popTunnel(batch, i, a, b, step.arg0);
+    default:
+      return false;
+  }
 }
 
 /**
@@ -301,34 +306,9 @@ function applyFallible(
   b: number,
 ): void {
   const n = batch.count;
-  const op = step.op;
   let kept = 0;
   for (let i = 0; i < n; i++) {
-    let ok: boolean;
-    switch (op) {
-      case OP_PUSH_VLAN:
-        ok = pushVlan(batch, i, step.arg0, step.arg1);
-        break;
-      case OP_POP_VLAN:
-        ok = popVlan(batch, i);
-        break;
-      case OP_PUSH_MPLS:
-        ok = pushMpls(batch, i, step.arg1, step.arg0);
-        break;
-      case OP_POP_MPLS:
-        ok = popMpls(batch, i, step.arg0);
-        break;
-      case OP_TUNNEL_PUSH:
-        ok = pushTunnel(step.tunnel!, batch, i);
-        if (ok) batch.meta[(i << META_SHIFT) + W_IN_PORT] = step.arg0;
-        break;
-      case OP_TUNNEL_POP:
-        ok = popTunnel(batch, i, a, b, step.arg0);
-        break;
-      default:
-        ok = false;
-    }
-    if (ok) {
+    if (applyOne(step, batch, i, a, b)) {
       if (kept !== i) moveSlot(batch, i, kept);
       kept++;
     } else {
