@@ -1,6 +1,9 @@
 /**
  * An in-memory {@linkcode PacketPool}: fixed-size slots in one ArrayBuffer
- * and a stack of free slots. The `dummy` backend and tests use it.
+ * and a stack of free slots. The `dummy` backend and tests use it. With
+ * `guardByte`, buffers alternate with guard slots of the same size filled
+ * with that byte (guard, buffer 0, guard, ..., buffer N-1, guard), so a
+ * write outside a buffer lands in a guard (the packet fuzzer checks them).
  *
  * @module
  */
@@ -15,6 +18,8 @@ export interface MemoryPoolOptions {
   bufferSize?: number;
   /** Headroom in front of a fresh packet. Default 128 (as in DPDK). */
   headroom?: number;
+  /** When set, every buffer is fenced by guard slots holding this byte. Default none. */
+  guardByte?: number;
 }
 
 /** A pool of packet buffers in an ArrayBuffer. */
@@ -25,6 +30,10 @@ export class MemoryPool implements PacketPool {
   readonly capacity: number;
   /** Size of each buffer in bytes, headroom included. */
   readonly bufferSize: number;
+  /** Bytes from one buffer's start to the next (bufferSize, twice that with guards). */
+  readonly #stride: number;
+  /** Where buffer 0 starts (0, or after the first guard). */
+  readonly #first: number;
   readonly #freeStack: Int32Array;
   readonly #allocated: Uint8Array;
   #freeCount: number;
@@ -37,9 +46,14 @@ export class MemoryPool implements PacketPool {
     if (!(this.capacity > 0 && this.bufferSize > this.headroom)) {
       throw new RangeError("MemoryPool: bad capacity, bufferSize or headroom");
     }
-    const buffer = new ArrayBuffer(this.capacity * this.bufferSize);
+    const guarded = options.guardByte !== undefined;
+    this.#stride = guarded ? 2 * this.bufferSize : this.bufferSize;
+    this.#first = guarded ? this.bufferSize : 0;
+    const slots = guarded ? 2 * this.capacity + 1 : this.capacity;
+    const buffer = new ArrayBuffer(slots * this.bufferSize);
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
+    if (guarded) this.bytes.fill(options.guardByte!);
     this.#freeStack = new Int32Array(this.capacity);
     this.#allocated = new Uint8Array(this.capacity);
     for (let i = 0; i < this.capacity; i++) {
@@ -67,11 +81,16 @@ export class MemoryPool implements PacketPool {
   }
 
   bufferStart(handle: number): number {
-    return handle * this.bufferSize;
+    return handle * this.#stride + this.#first;
   }
 
   bufferEnd(handle: number): number {
-    return (handle + 1) * this.bufferSize;
+    return handle * this.#stride + this.#first + this.bufferSize;
+  }
+
+  /** True while buffer `handle` is allocated. */
+  isAllocated(handle: number): boolean {
+    return this.#allocated[handle] === 1;
   }
 
   available(): number {

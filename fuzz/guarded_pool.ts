@@ -1,5 +1,5 @@
 /**
- * A {@linkcode PacketPool} with guard zones: buffers alternate with guard
+ * A {@linkcode MemoryPool} with guard zones: buffers alternate with guard
  * slots of the same size filled with a known pattern, so any write before a
  * buffer's start (below its headroom) or past its end lands in a guard, and
  * {@linkcode GuardedPool.damagedGuard} finds it. The packet fuzzer runs the
@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { PacketPool } from "../datapath/packet_pool.ts";
+import { MemoryPool } from "../datapath/memory_pool.ts";
 
 /** The byte every guard slot holds. */
 export const GUARD_BYTE = 0xa5;
@@ -26,76 +26,25 @@ export interface GuardedPoolOptions {
   headroom?: number;
 }
 
-/** A packet pool whose buffers are fenced by guard slots. */
-export class GuardedPool implements PacketPool {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  readonly headroom: number;
-  readonly capacity: number;
-  /** Bytes per buffer (and per guard). */
-  readonly bufferSize: number;
+/** A memory pool whose buffers are fenced by guard slots, with checks of them. */
+export class GuardedPool extends MemoryPool {
   readonly #words: Uint32Array;
-  readonly #freeStack: Int32Array;
-  readonly #allocated: Uint8Array;
-  #freeCount: number;
 
   /** Creates the pool with every guard filled and every buffer free. */
   constructor(options: GuardedPoolOptions = {}) {
-    this.capacity = options.capacity ?? 512;
-    this.bufferSize = options.bufferSize ?? 2304;
-    this.headroom = options.headroom ?? 128;
-    if (this.bufferSize % 4 !== 0 || this.bufferSize <= this.headroom) {
+    const bufferSize = options.bufferSize ?? 2304;
+    const headroom = options.headroom ?? 128;
+    if (bufferSize % 4 !== 0 || bufferSize <= headroom) {
       throw new RangeError("GuardedPool: bufferSize must be a multiple of 4 above headroom");
     }
-    const buffer = new ArrayBuffer((2 * this.capacity + 1) * this.bufferSize);
-    this.bytes = new Uint8Array(buffer);
-    this.view = new DataView(buffer);
-    this.#words = new Uint32Array(buffer);
-    this.bytes.fill(GUARD_BYTE);
-    this.#freeStack = new Int32Array(this.capacity);
-    this.#allocated = new Uint8Array(this.capacity);
-    for (let i = 0; i < this.capacity; i++) this.#freeStack[i] = this.capacity - 1 - i;
-    this.#freeCount = this.capacity;
-  }
-
-  allocBulk(handles: Int32Array, start: number, count: number): number {
-    const n = count < this.#freeCount ? count : this.#freeCount;
-    for (let i = 0; i < n; i++) {
-      const handle = this.#freeStack[--this.#freeCount];
-      this.#allocated[handle] = 1;
-      handles[start + i] = handle;
-    }
-    return n;
-  }
-
-  free(handle: number): void {
-    if (!(handle >= 0 && handle < this.capacity) || !this.#allocated[handle]) {
-      throw new RangeError(`GuardedPool: free of a buffer not allocated (${handle})`);
-    }
-    this.#allocated[handle] = 0;
-    this.#freeStack[this.#freeCount++] = handle;
-  }
-
-  bufferStart(handle: number): number {
-    return (2 * handle + 1) * this.bufferSize;
-  }
-
-  bufferEnd(handle: number): number {
-    return (2 * handle + 2) * this.bufferSize;
-  }
-
-  available(): number {
-    return this.#freeCount;
-  }
-
-  inUse(): number {
-    return this.capacity - this.#freeCount;
+    super({ capacity: options.capacity ?? 512, bufferSize, headroom, guardByte: GUARD_BYTE });
+    this.#words = new Uint32Array(this.bytes.buffer);
   }
 
   /** Fills every free buffer (headroom included) with `byte`; guards are left alone. */
   fillFreeBuffers(byte: number): void {
     for (let h = 0; h < this.capacity; h++) {
-      if (!this.#allocated[h]) this.bytes.fill(byte, this.bufferStart(h), this.bufferEnd(h));
+      if (!this.isAllocated(h)) this.bytes.fill(byte, this.bufferStart(h), this.bufferEnd(h));
     }
   }
 
