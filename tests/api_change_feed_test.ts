@@ -9,34 +9,9 @@ import { hexToBytes } from "../api/hex.ts";
 import { LearningSwitch } from "../api/learning_switch.ts";
 import { ChangeFeed } from "../api/change_feed.ts";
 import { Datapath } from "../datapath/datapath.ts";
-import { call, testApp, UDP_FLOW, udpHex } from "./api_fixtures.ts";
+import { call, readEvents, testApp, UDP_FLOW, udpHex } from "./api_fixtures.ts";
 
 const DP = "/v1/datapaths/dp0";
-
-/** Reads SSE events from a response until `count` events (not comments) arrived. */
-async function readEvents(
-  res: Response,
-  count: number,
-): Promise<{ event: string; data: string }[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { event: string; data: string }[] = [];
-  let buffer = "";
-  for (let reads = 0; events.length < count && reads < 1000; reads++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: ?(.*)$/m.exec(block)?.[1];
-      const data = /^data: ?(.*)$/m.exec(block)?.[1];
-      if (event !== undefined) events.push({ event, data: data ?? "" });
-    }
-  }
-  await reader.cancel();
-  return events;
-}
 
 Deno.test("change feed: API changes once each, direct datapath changes too", async () => {
   const t = testApp();

@@ -61,3 +61,28 @@ export async function call(
   }
   return { status: res.status, json, text, headers: res.headers };
 }
+
+/** Reads SSE events from a response until `count` events (not comments) arrived. */
+export async function readEvents(
+  res: Response,
+  count: number,
+): Promise<{ event: string; data: string }[]> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: { event: string; data: string }[] = [];
+  let buffer = "";
+  for (let reads = 0; events.length < count && reads < 1000; reads++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: ?(.*)$/m.exec(block)?.[1];
+      const data = /^data: ?(.*)$/m.exec(block)?.[1];
+      if (event !== undefined) events.push({ event, data: data ?? "" });
+    }
+  }
+  await reader.cancel();
+  return events;
+}

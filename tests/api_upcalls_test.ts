@@ -4,34 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { call, testApp, udpHex } from "./api_fixtures.ts";
+import { call, readEvents, testApp, udpHex } from "./api_fixtures.ts";
 
 const DP = "/v1/datapaths/dp0";
-
-/** Reads SSE events from a response until `count` events (not comments) arrived. */
-async function readEvents(
-  res: Response,
-  count: number,
-): Promise<{ event: string; data: string }[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { event: string; data: string }[] = [];
-  let buffer = "";
-  for (let reads = 0; events.length < count && reads < 1000; reads++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: ?(.*)$/m.exec(block)?.[1];
-      const data = /^data: ?(.*)$/m.exec(block)?.[1];
-      if (event !== undefined) events.push({ event, data: data ?? "" });
-    }
-  }
-  await reader.cancel();
-  return events;
-}
 
 Deno.test("api: upcalls are lost while disabled, queued and long-polled once enabled", async () => {
   const t = testApp();
