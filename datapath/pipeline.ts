@@ -364,11 +364,7 @@ export class Pipeline implements ExecutionContext {
           this.#pool.free(batch.handle[i]);
           continue;
         }
-        const pending = this.#txBatches[directTx];
-        if (pending.count === BATCH_SIZE) {
-          this.drops[DROP_TX_FULL] += this.#txPorts[directTx].transmit(0, pending);
-        }
-        pending.pushPacket(batch, i);
+        this.#queueTx(directTx, batch, i);
         continue;
       }
       let g: number;
@@ -451,13 +447,20 @@ export class Pipeline implements ExecutionContext {
       }
       t = this.#addTxPort(port, target);
     }
-    const target = this.#txPorts[t];
-    const pending = this.#txBatches[t];
-    for (let i = 0; i < batch.count; i++) {
-      if (pending.count === BATCH_SIZE) this.drops[DROP_TX_FULL] += target.transmit(0, pending);
-      pending.pushPacket(batch, i); // no metadata: transmit never reads it
-    }
+    for (let i = 0; i < batch.count; i++) this.#queueTx(t, batch, i);
     batch.count = 0;
+  }
+
+  /**
+   * Appends packet i of `batch` to tx batch `t`, transmitting that batch
+   * first when full. The caller forgets the packet in `batch`.
+   */
+  #queueTx(t: number, batch: PacketBatch, i: number): void {
+    const pending = this.#txBatches[t];
+    if (pending.count === BATCH_SIZE) {
+      this.drops[DROP_TX_FULL] += this.#txPorts[t].transmit(0, pending);
+    }
+    pending.pushPacket(batch, i); // no metadata: transmit never reads it
   }
 
   /**
