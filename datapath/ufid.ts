@@ -16,7 +16,7 @@
 
 import { OdpSyntaxError } from "./errors.ts";
 import { USED_WORDS } from "./flow_key.ts";
-import { hashAdd, hashFinish, hashWords } from "./key_hash.ts";
+import { hashFinish, hashWords } from "./key_hash.ts";
 
 /** Words in a UFID. */
 export const UFID_WORDS = 4;
@@ -24,33 +24,46 @@ export const UFID_WORDS = 4;
 const UFID_PATTERN =
   /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})([0-9a-f]{8})$/i;
 
-/** Two lowercase hex digits of each byte value (formatUfid's table). */
-const HEX_BYTES: readonly string[] = Array.from(
-  { length: 256 },
-  (_, b) => b.toString(16).padStart(2, "0"),
+/** Character codes of the lowercase hex digits. */
+const HEX_CODES: readonly number[] = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/**
+ * The character codes of the text formatUfid is writing: `ufid:` and the
+ * four dashes stay, the 32 digits are rewritten by each call.
+ */
+const UFID_CODES: number[] = Array.from(
+  "ufid:00000000-0000-0000-0000-000000000000",
+  (c) => c.charCodeAt(0),
 );
 
-/** Eight hex digits of a word. */
-function hex8(v: number): string {
-  return HEX_BYTES[v >>> 24] + HEX_BYTES[(v >>> 16) & 255] + HEX_BYTES[(v >>> 8) & 255] +
-    HEX_BYTES[v & 255];
-}
-
-/** Four hex digits of the low 16 bits. */
-function hex4(v: number): string {
-  return HEX_BYTES[(v >>> 8) & 255] + HEX_BYTES[v & 255];
+/** Writes the `digits` low hex digits of `v` into UFID_CODES at `at`. */
+function writeHex(v: number, at: number, digits: number): void {
+  for (let i = at + digits - 1; i >= at; i--) {
+    UFID_CODES[i] = HEX_CODES[v & 15];
+    v >>>= 4;
+  }
 }
 
 /**
  * Formats `ufid[offset..offset+3]` as `ufid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
- * By byte table: every put answers with its UFID, and `toString(16)` with
- * `padStart` took 12% of a put.
+ *
+ * One String.fromCharCode over a reused code array, which gives one flat
+ * string. Why: every put answers with its UFID and stores it, and the
+ * earlier concatenation of table pieces made a tree of about ten strings
+ * (a cons string) that JSON.stringify then had to flatten, twice (the
+ * store record, the answer): 240 ns per UFID formatted and stringified,
+ * 105 ns this way (1,000 UFIDs per batch, as bench/flow_setup_bench.ts).
  */
 export function formatUfid(ufid: Uint32Array, offset = 0): string {
   const p1 = ufid[offset + 1];
   const p2 = ufid[offset + 2];
-  return "ufid:" + hex8(ufid[offset]) + "-" + hex4(p1 >>> 16) + "-" + hex4(p1) + "-" +
-    hex4(p2 >>> 16) + "-" + hex4(p2) + hex8(ufid[offset + 3]);
+  writeHex(ufid[offset], 5, 8);
+  writeHex(p1 >>> 16, 14, 4);
+  writeHex(p1, 19, 4);
+  writeHex(p2 >>> 16, 24, 4);
+  writeHex(p2, 29, 4);
+  writeHex(ufid[offset + 3], 33, 8);
+  return String.fromCharCode.apply(null, UFID_CODES);
 }
 
 /**
@@ -58,6 +71,23 @@ export function formatUfid(ufid: Uint32Array, offset = 0): string {
  * digits in either case). Throws OdpSyntaxError naming the bad text.
  */
 export function parseUfid(text: string): Uint32Array {
+  return parseUfidInto(text, new Uint32Array(UFID_WORDS));
+}
+
+/*
+ * Why the `...Into` forms below: allocating a 4-word Uint32Array costs
+ * 200 to 400 ns on this Deno (V8 gives every typed array its own backing
+ * store through the embedder's allocator; a plain array costs 10 to 20 ns,
+ * a view on an existing buffer about 40 ns). A flow put allocated two or
+ * three of them (derived UFID, copies), over 1 µs of a 4 µs put; the flow
+ * table now works in one scratch UFID.
+ */
+
+/**
+ * {@linkcode parseUfid} into `out` (four words), which it returns. Throws
+ * as parseUfid does, leaving `out` unchanged.
+ */
+export function parseUfidInto(text: string, out: Uint32Array): Uint32Array {
   if (typeof text !== "string") throw new TypeError("a UFID must be a string");
   const start = text.startsWith("ufid:") ? 5 : 0;
   const m = UFID_PATTERN.exec(text.slice(start));
@@ -68,7 +98,6 @@ export function parseUfid(text: string): Uint32Array {
       start,
     );
   }
-  const out = new Uint32Array(UFID_WORDS);
   out[0] = parseInt(m[1], 16);
   out[1] = (parseInt(m[2], 16) << 16) | parseInt(m[3], 16);
   out[2] = (parseInt(m[4], 16) << 16) | parseInt(m[5], 16);
@@ -81,17 +110,39 @@ export function parseUfid(text: string): Uint32Array {
  * Throws TypeError for a wrong type or length, OdpSyntaxError for bad text.
  */
 export function toUfid(ufid: Uint32Array | string): Uint32Array {
-  if (typeof ufid === "string") return parseUfid(ufid);
+  return toUfidInto(ufid, new Uint32Array(UFID_WORDS));
+}
+
+/** {@linkcode toUfid} into `out` (four words), which it returns. Throws as toUfid does. */
+export function toUfidInto(ufid: Uint32Array | string, out: Uint32Array): Uint32Array {
+  if (typeof ufid === "string") return parseUfidInto(ufid, out);
   if (!(ufid instanceof Uint32Array) || ufid.length !== UFID_WORDS) {
     throw new TypeError("a UFID must be a string or a Uint32Array of 4 words");
   }
-  return ufid.slice();
+  out[0] = ufid[0];
+  out[1] = ufid[1];
+  out[2] = ufid[2];
+  out[3] = ufid[3];
+  return out;
 }
 
 /**
  * Derives a UFID from a flow's key and mask (`KEY_WORDS` words each): the
  * same masked key and mask always give the same UFID, whatever the bits of
  * the key outside the mask.
+ *
+ * Each part is OVS's `hash_add` chain over the pairs (mask word, masked key
+ * word) of the used words, seeded with `(part + 1) * 0x9e3779b9`, then
+ * `hash_finish`. The four chains run side by side in one pass (the CPU
+ * overlaps them; each word is read once), with hashAdd written out: the
+ * pair's two Murmur3 block mixes are computed once for the four chains, a
+ * wildcarded word (most of them) mixes in zeros (whose block mix is zero),
+ * and the additive constant is a signed 32-bit number so that V8 keeps
+ * every step in int32. Written out, about 0.8 µs per derivation became
+ * 0.6 µs (bench/flow_setup_bench.ts's flows, in process), most of the rest
+ * being the new 4-word array, which {@linkcode deriveUfidInto} does without
+ * (0.25 µs of a put in the server's profile). Same values as before
+ * (pinned in tests/flow_setup_paths_test.ts).
  */
 export function deriveUfid(
   key: Uint32Array,
@@ -99,29 +150,74 @@ export function deriveUfid(
   mask: Uint32Array,
   maskOffset: number,
 ): Uint32Array {
-  // The four parts are four independent hash chains over the same words;
-  // one pass runs them side by side (the CPU overlaps them) and reads each
-  // word once. Same values as hashing each part in its own loop.
+  return derive(key, keyOffset, mask, maskOffset, new Uint32Array(UFID_WORDS));
+}
+
+/**
+ * {@linkcode deriveUfid} of the key and mask at offset 0, into `out` (four
+ * words), which it returns: no allocation (see parseUfidInto).
+ */
+export function deriveUfidInto(key: Uint32Array, mask: Uint32Array, out: Uint32Array): Uint32Array {
+  return derive(key, 0, mask, 0, out);
+}
+
+function derive(
+  key: Uint32Array,
+  keyOffset: number,
+  mask: Uint32Array,
+  maskOffset: number,
+  out: Uint32Array,
+): Uint32Array {
   let h0 = Math.imul(1, 0x9e3779b9);
   let h1 = Math.imul(2, 0x9e3779b9);
   let h2 = Math.imul(3, 0x9e3779b9);
   let h3 = Math.imul(4, 0x9e3779b9);
   for (let w = 0; w < USED_WORDS; w++) {
-    const m = mask[maskOffset + w];
+    const m = mask[maskOffset + w] | 0;
     if (m === 0) {
-      h0 = hashAddZeroPair(h0);
-      h1 = hashAddZeroPair(h1);
-      h2 = hashAddZeroPair(h2);
-      h3 = hashAddZeroPair(h3);
+      // hashAdd(hashAdd(h, 0), 0): the block mix of 0 is 0, leaving two
+      // rotate-multiply-add rounds.
+      h0 = (h0 << 13) | (h0 >>> 19);
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h3 = (h3 << 13) | (h3 >>> 19);
+      h0 = (Math.imul(h0, 5) + HASH_ADD_C) | 0;
+      h1 = (Math.imul(h1, 5) + HASH_ADD_C) | 0;
+      h2 = (Math.imul(h2, 5) + HASH_ADD_C) | 0;
+      h3 = (Math.imul(h3, 5) + HASH_ADD_C) | 0;
+      h0 = (h0 << 13) | (h0 >>> 19);
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h3 = (h3 << 13) | (h3 >>> 19);
+      h0 = (Math.imul(h0, 5) + HASH_ADD_C) | 0;
+      h1 = (Math.imul(h1, 5) + HASH_ADD_C) | 0;
+      h2 = (Math.imul(h2, 5) + HASH_ADD_C) | 0;
+      h3 = (Math.imul(h3, 5) + HASH_ADD_C) | 0;
     } else {
-      const k = key[keyOffset + w] & m;
-      h0 = hashAdd(hashAdd(h0, m), k);
-      h1 = hashAdd(hashAdd(h1, m), k);
-      h2 = hashAdd(hashAdd(h2, m), k);
-      h3 = hashAdd(hashAdd(h3, m), k);
+      const a = blockMix(m);
+      const b = blockMix(key[keyOffset + w] & m);
+      h0 ^= a;
+      h1 ^= a;
+      h2 ^= a;
+      h3 ^= a;
+      h0 = (h0 << 13) | (h0 >>> 19);
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h3 = (h3 << 13) | (h3 >>> 19);
+      h0 = ((Math.imul(h0, 5) + HASH_ADD_C) | 0) ^ b;
+      h1 = ((Math.imul(h1, 5) + HASH_ADD_C) | 0) ^ b;
+      h2 = ((Math.imul(h2, 5) + HASH_ADD_C) | 0) ^ b;
+      h3 = ((Math.imul(h3, 5) + HASH_ADD_C) | 0) ^ b;
+      h0 = (h0 << 13) | (h0 >>> 19);
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h2 = (h2 << 13) | (h2 >>> 19);
+      h3 = (h3 << 13) | (h3 >>> 19);
+      h0 = (Math.imul(h0, 5) + HASH_ADD_C) | 0;
+      h1 = (Math.imul(h1, 5) + HASH_ADD_C) | 0;
+      h2 = (Math.imul(h2, 5) + HASH_ADD_C) | 0;
+      h3 = (Math.imul(h3, 5) + HASH_ADD_C) | 0;
     }
   }
-  const out = new Uint32Array(UFID_WORDS);
   out[0] = hashFinish(h0, USED_WORDS * 8);
   out[1] = hashFinish(h1, USED_WORDS * 8);
   out[2] = hashFinish(h2, USED_WORDS * 8);
@@ -129,17 +225,13 @@ export function deriveUfid(
   return out;
 }
 
-/**
- * `hashAdd(hashAdd(h, 0), 0)`, the step of a wildcarded word, which most
- * words of a mask are: with a zero word hashAdd's multiplications vanish,
- * leaving a rotate, a multiply by 5 and an add each. deriveUfid was 30% of
- * a put without a UFID.
- */
-function hashAddZeroPair(hash: number): number {
-  let h = (hash << 13) | (hash >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+/** hashAdd's additive constant 0xe6546b64 as a signed 32-bit number. */
+const HASH_ADD_C = 0xe6546b64 | 0;
+
+/** hashAdd's Murmur3 block mix of a word (what is XORed into the hash). */
+function blockMix(word: number): number {
+  const k = Math.imul(word, 0xcc9e2d51);
+  return Math.imul((k << 15) | (k >>> 17), 0x1b873593);
 }
 
 /**
@@ -195,7 +287,11 @@ export class UfidIndex {
       this.ufids = grown;
     }
     if ((this.count + 1) * 2 > this.buckets.length) this.rehash(this.buckets.length * 2);
-    this.ufids.set(ufid.subarray(offset, offset + UFID_WORDS), slot * UFID_WORDS);
+    const s = slot * UFID_WORDS; // four stores: a subarray view per add cost 40 ns or more
+    this.ufids[s] = ufid[offset];
+    this.ufids[s + 1] = ufid[offset + 1];
+    this.ufids[s + 2] = ufid[offset + 2];
+    this.ufids[s + 3] = ufid[offset + 3];
     this.place(slot);
     this.count++;
   }
