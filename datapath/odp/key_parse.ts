@@ -39,15 +39,19 @@ const UNSUPPORTED = new Set(["ct_tuple4", "ct_tuple6", "nsh", "nd_ext"]);
 
 /**
  * Parses a whole flow key such as
- * `in_port(1),eth(...),eth_type(0x0800),ipv4(...)` into a new key and mask.
+ * `in_port(1),eth(...),eth_type(0x0800),ipv4(...)` into a new key and mask
+ * (or, for the common forms, into `into`'s key and mask when given: the
+ * result is then `into` itself, so a caller must use the returned match).
  * Throws OdpSyntaxError naming the offending token and its position for an
  * unknown or unsupported attribute, a bad or out-of-range value, a missing
  * parenthesis, trailing text, or attributes that contradict each other.
  */
-export function parseFlowKey(text: string): FlowMatch {
+export function parseFlowKey(text: string, into?: FlowMatch): FlowMatch {
   // Common canonical keys take the fast path (key_parse_fast.ts); it answers
   // null for anything else, which the general parser below then handles.
-  const fast = typeof text === "string" ? parseFlowKeyFast(text) : null;
+  // With `into`, a fast-path result is written there (see parseFlowKeyFast);
+  // the general parser always returns a new match.
+  const fast = typeof text === "string" ? parseFlowKeyFast(text, into) : null;
   return fast ?? parseFlowKeyGeneral(text);
 }
 
