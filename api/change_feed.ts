@@ -144,10 +144,15 @@ export class ChangeFeed {
     const existing = this.#watched.get(dp);
     if (existing !== undefined) return existing;
     const datapath = dp.name;
+    // Only the UFID is published, so the listener takes puts without their
+    // key and mask, and builds no event while nobody reads the feed (the
+    // common case during flow setup): both were per-flow allocations on the
+    // REST install path (bench/flow_setup_bench.ts).
     const stopFlows = dp.onFlowChange((change) => {
+      if (this.#subscribers.size === 0) return;
       const event = flowEvent(datapath, change);
       if (event !== null) this.publish(event);
-    });
+    }, { withMatch: false });
     const stopPorts = dp.ports.onChange((change: PortChange) => {
       this.publish({
         kind: "port",

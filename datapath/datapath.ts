@@ -46,7 +46,7 @@ import { createPort } from "./port_factory.ts";
 import { PortTable } from "./port_table.ts";
 import { UpcallQueue } from "./upcall_queue.ts";
 import { DummyPort } from "./dummy_port.ts";
-import { formatUfid, parseUfid } from "./ufid.ts";
+import { formatUfid, parseUfidInto, UFID_WORDS } from "./ufid.ts";
 
 /** Options for {@linkcode Datapath}. */
 export interface DatapathOptions {
@@ -134,7 +134,13 @@ export type OperationResult =
 /**
  * A change to the flow table, as {@linkcode Datapath.onFlowChange} reports it
  * (for PMD threads keeping a replica). `key` is masked; `generation` is the
- * slot's generation while this flow holds it.
+ * slot's generation while this flow holds it. `key` and `mask` are the
+ * listener's to keep and are never written again, but they are views on a
+ * buffer that up to 255 other puts' matches share: a listener that keeps
+ * one for long should keep a copy (`slice()`), and one that posts it to a
+ * Worker should post a copy (a view transfers its whole buffer). While
+ * every listener was registered with `withMatch: false`, they are empty
+ * (length 0).
  */
 export type FlowChange =
   | {
@@ -151,6 +157,37 @@ export type FlowChange =
   | { op: "del"; slot: number; ufid: string }
   | { op: "flush" }
   | { op: "upcalls"; enabled: boolean };
+
+/** Options of {@linkcode Datapath.onFlowChange}. */
+export interface FlowListenerOptions {
+  /**
+   * Whether put changes must carry the flow's key and mask (default true).
+   * With false they carry empty arrays unless another listener wants the
+   * match, and a put costs no copy for this listener: copying the two 64-word arrays for the API's change feed
+   * (which needs only the UFID) was 2 µs of a 6 µs put
+   * (bench/flow_setup_bench.ts shape, in process).
+   */
+  withMatch?: boolean;
+}
+
+/** The key and mask of put changes for `withMatch: false` listeners. */
+const NO_WORDS = new Uint32Array(0);
+
+/** Put changes whose key and mask share one buffer (128 KiB). */
+const MATCH_SLAB_PUTS = 256;
+
+/**
+ * Action texts whose parsed list and program a datapath keeps, and the
+ * longest text kept (see `Datapath.#parsedActions`).
+ */
+const ACTION_CACHE_ENTRIES = 1024;
+const ACTION_CACHE_TEXT = 256;
+
+/** A parsed action list and its program. */
+interface ParsedActions {
+  list: Action[];
+  program: CompiledActions;
+}
 
 /** One datapath and everything it owns. */
 export class Datapath {
@@ -175,7 +212,34 @@ export class Datapath {
    */
   readonly #shared: ({ list: Action[]; program: CompiledActions } | undefined)[] = [];
   readonly #rxBatch: PacketBatch;
-  readonly #flowListeners = new Set<(change: FlowChange) => void>();
+  /** Flow listeners, each with whether it wants the key and mask of puts. */
+  readonly #flowListeners = new Map<(change: FlowChange) => void, boolean>();
+  /** Listeners that want the key and mask of puts. */
+  #matchListeners = 0;
+  /**
+   * Where put changes' keys and masks are copied for those listeners: each
+   * put takes the next unused (zeroed) pair of `KEY_WORDS` words, as two
+   * views. Why: two new 64-word arrays per put cost 1.5 to 2 µs on this
+   * Deno (each typed array gets its own backing store), as much as the rest
+   * of the put (bench/flow_setup_bench.ts's flows in process, one listener
+   * reading the match: 4.6 µs per put, 2.9 with the slab).
+   */
+  #matchSlab = new Uint32Array(0);
+  #matchNext = MATCH_SLAB_PUTS;
+  /** Where putFlow parses the match of text flows (the flow table copies it). */
+  readonly #putMatch: FlowMatch = { key: newKeys(1), mask: newKeys(1) };
+  /** Where puts, gets and deletes parse a UFID given as text (see ufid.ts, parseUfidInto). */
+  readonly #ufid = new Uint32Array(UFID_WORDS);
+  /**
+   * Parsed and compiled action lists by ODP text. Why: flow setup sends a
+   * few distinct action texts ("2", "3", ...) for many flows; parsing and
+   * compiling each again, then spelling its canonical text to intern it,
+   * was 0.4 µs of a 5 µs put (bench/flow_setup_bench.ts shape, profiled in
+   * process). Parsing and compiling depend on the text alone; at most
+   * ACTION_CACHE_ENTRIES texts of at most ACTION_CACHE_TEXT characters,
+   * forgotten all at once when full.
+   */
+  readonly #actionTexts = new Map<string, ParsedActions>();
   readonly #polledElsewhere = new Set<number>();
 
   /** Creates a datapath with its local port 0. */
@@ -258,41 +322,79 @@ export class Datapath {
 
   // --- Flows
 
-  /** Creates or modifies a flow (dpif_flow_put semantics). */
+  /**
+   * Creates or modifies a flow (dpif_flow_put semantics).
+   *
+   * In process, bench/flow_setup_bench.ts's flows (ODP text, 10 masks,
+   * output to one of 4 ports) took 4.9 µs of CPU per put, 6.1 µs with the
+   * API's change feed listening (203,000 and 165,000 puts/s); with the
+   * scratch match, the action-text cache, `withMatch: false` listeners and
+   * the flow table's scratch UFID (see those), 3.0 and 2.6 µs (334,000 and
+   * 382,000 puts/s; `deno run -A bench/flow_setup_bench.ts --in-process`).
+   */
   putFlow(request: FlowPutRequest): FlowPutResult {
-    const match = parseFlowSpec(request.flow);
-    const actions = parseActionsSpec(request.actions);
-    const program = compileActions(actions);
+    const match = parseFlowSpec(request.flow, this.#putMatch);
+    const parsed = this.#parsedActions(request.actions);
     const result = this.flows.put({
-      ufid: request.ufid === undefined ? undefined : parseUfid(request.ufid),
+      ufid: request.ufid === undefined ? undefined : parseUfidInto(request.ufid, this.#ufid),
       key: match.key,
       mask: match.mask,
-      actions,
+      actions: parsed.list,
       create: request.create ?? true,
       modify: request.modify ?? false,
       zeroStats: request.zeroStats ?? false,
     });
-    this.#programs[result.slot] = this.#sharedProgram(result.slot, program);
+    this.#programs[result.slot] = this.#sharedProgram(result.slot, parsed);
     if (this.#flowListeners.size > 0) {
-      const key = new Uint32Array(KEY_WORDS);
-      const mask = new Uint32Array(KEY_WORDS);
-      this.flows.megaflow.readKey(result.slot, key, 0);
-      this.flows.megaflow.readMask(result.slot, mask, 0);
+      let key = NO_WORDS;
+      let mask = NO_WORDS;
+      if (this.#matchListeners > 0) {
+        if (this.#matchNext === MATCH_SLAB_PUTS) {
+          this.#matchSlab = new Uint32Array(2 * KEY_WORDS * MATCH_SLAB_PUTS);
+          this.#matchNext = 0;
+        }
+        const at = 2 * KEY_WORDS * this.#matchNext++;
+        key = this.#matchSlab.subarray(at, at + KEY_WORDS);
+        mask = this.#matchSlab.subarray(at + KEY_WORDS, at + 2 * KEY_WORDS);
+        this.flows.megaflow.readKey(result.slot, key, 0);
+        this.flows.megaflow.readMask(result.slot, mask, 0);
+      }
       const generation = this.flows.generation[result.slot];
       const { ufid, created } = result;
+      const actions = parsed.list;
       this.#notify({ op: "put", slot: result.slot, generation, key, mask, actions, ufid, created });
     }
     return { ufid: result.ufid, created: result.created, previous: result.previous };
   }
 
+  /**
+   * The parsed list and program of an actions spec: from the action-text
+   * cache for short ODP text, else parsed and compiled (which throw for bad
+   * actions, before anything changes).
+   */
+  #parsedActions(spec: ActionsSpec): ParsedActions {
+    if (typeof spec !== "string" || spec.length > ACTION_CACHE_TEXT) {
+      const list = parseActionsSpec(spec);
+      return { list, program: compileActions(list) };
+    }
+    let parsed = this.#actionTexts.get(spec);
+    if (parsed === undefined) {
+      const list = parseActions(spec);
+      parsed = { list, program: compileActions(list) };
+      if (this.#actionTexts.size >= ACTION_CACHE_ENTRIES) this.#actionTexts.clear();
+      this.#actionTexts.set(spec, parsed);
+    }
+    return parsed;
+  }
+
   /** A flow by UFID (ENOENT if absent). */
   getFlow(ufid: string): FlowInfo {
-    return flowInfo(this.flows.get(parseUfid(ufid)));
+    return flowInfo(this.flows.get(parseUfidInto(ufid, this.#ufid)));
   }
 
   /** Deletes a flow and returns its final stats (ENOENT if absent). */
   deleteFlow(ufid: string): FlowStats {
-    const words = parseUfid(ufid);
+    const words = parseUfidInto(ufid, this.#ufid);
     const slot = this.flows.slotOf(words);
     const stats = this.flows.delete(words);
     this.#notify({ op: "del", slot, ufid: formatUfid(words) });
@@ -309,16 +411,30 @@ export class Datapath {
 
   /**
    * Calls `listener` after every flow put, delete and flush, and every
-   * upcall switch, made through this class (PMD threads keep their replicas with it). Returns a function
-   * that removes the listener. A listener must not throw.
+   * upcall switch, made through this class (PMD threads keep their replicas
+   * with it). Returns a function that removes the listener. A listener must
+   * not throw. See {@linkcode FlowListenerOptions} for `withMatch`.
    */
-  onFlowChange(listener: (change: FlowChange) => void): () => void {
-    this.#flowListeners.add(listener);
-    return () => this.#flowListeners.delete(listener);
+  onFlowChange(
+    listener: (change: FlowChange) => void,
+    options: FlowListenerOptions = {},
+  ): () => void {
+    this.#flowListeners.set(listener, options.withMatch ?? true);
+    this.#countMatchListeners();
+    return () => {
+      this.#flowListeners.delete(listener);
+      this.#countMatchListeners();
+    };
+  }
+
+  #countMatchListeners(): void {
+    let n = 0;
+    for (const withMatch of this.#flowListeners.values()) if (withMatch) n++;
+    this.#matchListeners = n;
   }
 
   #notify(change: FlowChange): void {
-    for (const listener of this.#flowListeners) listener(change);
+    for (const listener of this.#flowListeners.keys()) listener(change);
   }
 
   /**
@@ -330,14 +446,25 @@ export class Datapath {
     else this.#polledElsewhere.delete(portNo);
   }
 
-  /** The program shared by flows with the slot's action list; `fresh` compiled it. */
-  #sharedProgram(slot: number, fresh: CompiledActions): CompiledActions {
+  /**
+   * The program shared by flows with the slot's action list; `parsed` is
+   * what the put gave. When the table keeps an equal list given earlier,
+   * `parsed` (an action-text cache entry) takes that list and its program,
+   * so that later puts of the same text hand the table its own list (the
+   * interner then knows it by identity).
+   */
+  #sharedProgram(slot: number, parsed: ParsedActions): CompiledActions {
     const id = this.flows.actionsIdOf(slot);
     const list = this.flows.actionsOf(slot);
     const entry = this.#shared[id];
-    if (entry !== undefined && entry.list === list) return entry.program;
-    this.#shared[id] = { list, program: fresh };
-    return fresh;
+    if (entry !== undefined && entry.list === list) {
+      parsed.list = list;
+      parsed.program = entry.program;
+      return entry.program;
+    }
+    this.#shared[id] = { list, program: parsed.program };
+    parsed.list = list;
+    return parsed.program;
   }
 
   /** One page of a flow dump; pass `next` back as the cursor for the following page. */
@@ -466,11 +593,12 @@ export class Datapath {
 /**
  * Parses a flow given as ODP text or JSON into the match the flow table
  * holds (levels without `vlan(...)` match untagged: matchNoTagWithoutVlan).
- * Throws OdpSyntaxError, TypeError.
+ * For common ODP text the match may be written into `into` (see
+ * parseFlowKey): use the returned match. Throws OdpSyntaxError, TypeError.
  */
-export function parseFlowSpec(flow: FlowSpec): FlowMatch {
+export function parseFlowSpec(flow: FlowSpec, into?: FlowMatch): FlowMatch {
   let match: FlowMatch;
-  if (typeof flow === "string") match = parseFlowKey(flow);
+  if (typeof flow === "string") match = parseFlowKey(flow, into);
   else if (flow !== null && typeof flow === "object") match = flowKeyFromJson(flow);
   else throw new TypeError("flow must be ODP text or a JSON object");
   matchNoTagWithoutVlan(match);
