@@ -17,9 +17,11 @@
  * misses are many: enqueue copies the key and the packet into the port's
  * FIFO, which keeps them in typed arrays that grow to their peak and are
  * then reused, so enqueueing allocates nothing per upcall. A PMD Worker
- * hands its upcalls to the control thread as one packed
- * {@linkcode UpcallBatch} per report ({@linkcode UpcallQueue.takeBatch},
- * {@linkcode UpcallQueue.enqueueBatch}); Upcall objects are made only by
+ * hands its upcalls to the control thread through a shared mailbox
+ * ({@linkcode UpcallQueue.takeInto}, upcall_mailbox.ts: no allocation, no
+ * message), or when that is still full as one packed
+ * {@linkcode UpcallBatch} in its next report ({@linkcode UpcallQueue.takeBatch});
+ * both arrive by {@linkcode UpcallQueue.enqueueBatch}. Upcall objects are made only by
  * {@linkcode UpcallQueue.read}, for the client that owns them. (Before,
  * each upcall was an object with two fresh ArrayBuffers in the PMD, cloned
  * into two more by postMessage and copied into two more on the control
@@ -116,6 +118,23 @@ export interface UpcallBatch {
   keys: Uint32Array<ArrayBuffer>;
   /** The packets and userdata, at the offsets `meta` gives. */
   bytes: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Upcalls in three typed arrays over any buffer: an {@linkcode UpcallBatch},
+ * or the views of a shared mailbox (upcall_mailbox.ts) that a PMD fills
+ * with {@linkcode UpcallQueue.takeInto}. The arrays may be longer than
+ * `count` needs.
+ */
+export interface UpcallBatchView {
+  /** Number of upcalls. */
+  count: number;
+  /** UPCALL_META_STRIDE numbers per upcall (the UM_* fields). */
+  meta: Float64Array;
+  /** KEY_WORDS words per upcall: the flow keys. */
+  keys: Uint32Array;
+  /** The packets and userdata, at the offsets `meta` gives. */
+  bytes: Uint8Array;
 }
 
 /** {@linkcode UpcallBatch} meta field: input port number. */
@@ -426,12 +445,61 @@ export class UpcallQueue {
   }
 
   /**
+   * Moves the oldest queued upcalls into arrays the caller owns (a PMD's
+   * shared mailbox, upcall_mailbox.ts), taking one from each input port in
+   * turn, as many as fit: `meta.length / UPCALL_META_STRIDE` upcalls whose
+   * packets and userdata fit in `bytes` (UM_PACKET_OFFSET says where each
+   * went). Returns how many moved; the rest stay queued, oldest first.
+   * Allocates nothing. An upcall longer than the whole of `bytes` can never
+   * move: it is discarded and counted lost.
+   */
+  takeInto(meta: Float64Array, keys: Uint32Array, bytes: Uint8Array): number {
+    const room = Math.min(
+      Math.floor(meta.length / UPCALL_META_STRIDE),
+      Math.floor(keys.length / KEY_WORDS),
+    );
+    const active = this.#active;
+    let n = 0;
+    let at = 0;
+    let i = 0;
+    while (n < room && active.length > 0) {
+      if (i >= active.length) i = 0;
+      const fifo = active[i];
+      const slot = fifo.first;
+      const from = slot * UPCALL_META_STRIDE;
+      const size = fifo.meta[from + UM_PACKET_LENGTH] +
+        Math.max(0, fifo.meta[from + UM_USERDATA_LENGTH]);
+      if (at + size > bytes.length) {
+        if (size <= bytes.length) break; // the mailbox is full: the rest go next time
+        this.#lost++;
+      } else {
+        const to = n * UPCALL_META_STRIDE;
+        for (let f = 0; f < UPCALL_META_STRIDE; f++) meta[to + f] = fifo.meta[from + f];
+        meta[to + UM_PACKET_OFFSET] = at;
+        const byteStart = slot * fifo.slotBytes;
+        for (let b = 0; b < size; b++) bytes[at + b] = fifo.bytes[byteStart + b];
+        const keyStart = slot * KEY_WORDS;
+        const keyTo = n * KEY_WORDS;
+        for (let w = 0; w < KEY_WORDS; w++) keys[keyTo + w] = fifo.keys[keyStart + w];
+        at += size;
+        n++;
+      }
+      fifo.drop();
+      this.#queued--;
+      if (fifo.count === 0) active.splice(i, 1);
+      else i++;
+    }
+    return n;
+  }
+
+  /**
    * Queues every upcall of `batch` (from another queue's
-   * {@linkcode takeBatch}) as {@linkcode enqueue} would, copying it; returns
-   * how many were accepted (the rest are counted lost).
+   * {@linkcode takeBatch} or {@linkcode takeInto}) as {@linkcode enqueue}
+   * would, copying it; returns how many were accepted (the rest are counted
+   * lost).
    * @throws {RangeError} when the batch's arrays are too short for its count or offsets.
    */
-  enqueueBatch(batch: UpcallBatch): number {
+  enqueueBatch(batch: UpcallBatchView): number {
     const { count, meta, keys, bytes } = batch;
     if (
       !(Number.isInteger(count) && count >= 0) || meta.length < count * UPCALL_META_STRIDE ||
