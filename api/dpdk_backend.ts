@@ -23,6 +23,7 @@
 
 import type { DatapathRegistry } from "../datapath/registry.ts";
 import { PmdControl } from "../datapath/pmd_control.ts";
+import type { PmdSetOptions } from "../datapath/pmd_set.ts";
 import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
 import { cleanupEal, initEal } from "../ffi/eal.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
@@ -32,6 +33,32 @@ import { DEFAULT_DATAPATH } from "./backend.ts";
 
 /** DPDK release the Debian packages install (ABI 23). */
 export const DPDK_VERSION = "22.11";
+
+/**
+ * PMD options of the service (what `deno task start` runs; the upcall
+ * benches use them too). Busy-poll while traffic flows; after 4096 empty
+ * polls (~1 ms) nap in 50 µs slices for a second, then 1 ms at a time
+ * (any flow change wakes it at once), so an idle service does not burn a
+ * core and a miss after a short lull still reaches its consumer fast.
+ *
+ * Figures (2-vCPU VM shared with other jobs, load 4 to 7;
+ * bench/pmd_upcall_bench.ts, medians of 3 runs, and
+ * bench/pmd_idle_cpu_bench.ts): with 1 ms naps and upcalls in reports, a
+ * miss 5 ms after the last one reached a parked reader in p50 1.2-1.3 ms,
+ * the idle PMD using 4.7 % of a CPU; with 50 µs slices and the upcall
+ * mailbox, p50 0.21-0.29 ms, at ~24 % of a CPU (14-30 %) while in them
+ * (20 µs slices: 35 %, 100 µs: 15 %, busy polling: 100 %). After the first
+ * idle second the PMD is back to 1 ms naps (4.7 %, as before), and a miss
+ * then waits up to a nap longer (p50 0.9 ms). p99 stayed 1.3 to 5 ms on
+ * this machine, both before and after: it is the wait for a CPU taken by
+ * other processes, and busy polling there made it worse.
+ */
+export const DPDK_PMD_OPTIONS: PmdSetOptions = {
+  idleIterationsBeforeNap: 4096,
+  napMs: 1,
+  shortNapUs: 50,
+  shortNapForMs: 1000,
+};
 
 /** Ports of the default datapath on a first start with DPDK. */
 export function dpdkDefaultPorts(): {
@@ -81,12 +108,9 @@ export function dpdkBackend(config: BackendConfig): BackendPlan {
       (config.learning ? "; no loopback ports with the learning switch (they would loop)" : ""),
     async start(registry: DatapathRegistry) {
       pmdControl = new PmdControl(registry, {
+        ...DPDK_PMD_OPTIONS,
         threads: 1,
         cpus: [pmdCpus],
-        // Busy-poll while traffic flows; after ~1 ms of empty polls nap 1 ms at a time
-        // (woken at once by any flow change), so an idle service does not burn a core.
-        idleIterationsBeforeNap: 4096,
-        napMs: 1,
       });
       await pmdControl.configure(DEFAULT_DATAPATH, {});
     },

@@ -2,15 +2,16 @@
  * What the control thread and its PMD Workers say to each other, and the
  * layout of the shared memory between them.
  *
- * Control -> PMD, on a MessagePort the PMD drains synchronously
- * (`receiveMessageOnPort`) between bursts: flow puts and deletes (actions
- * as their JSON form), flush, upcall switch. PMD -> control, posted from
- * the Worker: ready, periodic reports (per-flow stat deltas tagged with the
- * slot's generation, counter deltas, upcalls), stopped, error.
+ * Control -> PMD: the start message, then flow changes (puts, deletes,
+ * flushes, the upcall switch, action lists by id, the initial load) as
+ * binary records on a shared-memory ring the PMD drains between bursts
+ * (pmd_flow_ring.ts; written by pmd_flow_feed.ts). PMD -> control, posted
+ * from the Worker: ready, periodic reports (per-flow stat deltas tagged
+ * with the slot's generation, counter deltas, upcalls), stopped, error.
  *
  * The control block (an Int32Array over a SharedArrayBuffer) carries the
- * stop flag and a wake word the control thread notifies after each message,
- * so a PMD napping on an idle queue picks a flow update up at once. PMD
+ * stop flag and a wake word the control thread notifies after each write to
+ * the ring, so a PMD napping on an idle queue picks a flow update up at once. PMD
  * statistics live in a Float64Array over another SharedArrayBuffer, which
  * the control thread reads at any time without a message.
  *
@@ -54,7 +55,7 @@ export const PS_MEGAFLOW_HITS = 5;
 export const PS_MISSES = 6;
 /** Upcalls lost. */
 export const PS_LOST = 7;
-/** Flow messages applied. */
+/** Flow changes applied (puts of the initial load included; action list records not). */
 export const PS_FLOW_UPDATES = 8;
 /** Poll-loop iterations. */
 export const PS_ITERATIONS = 9;
@@ -102,33 +103,26 @@ export interface PmdStartMessage {
   control: SharedArrayBuffer;
   /** Statistics (PS_* words). */
   stats: SharedArrayBuffer;
-  /** Flow updates arrive here. */
-  updates: MessagePort;
+  /** The flow ring (pmd_flow_ring.ts createFlowRing): flow updates and the initial load. */
+  ring: SharedArrayBuffer;
   /** CPUs the Worker may run on (empty: every CPU). EAL pinned its creator; this resets it. */
   cpus: number[];
   /** Empty iterations before napping; 0 never naps (pure busy polling). */
   idleIterationsBeforeNap: number;
   /** Nap length in ms (woken early by any update). */
   napMs: number;
+  /**
+   * Nap length in µs while the PMD has been idle for less than
+   * `shortNapForMs` (then `napMs`); 0 or absent: always `napMs`.
+   */
+  shortNapUs?: number;
+  /** How long (ms of idleness) naps stay `shortNapUs` long; Infinity: always. */
+  shortNapForMs?: number;
+  /** The PMD's upcall mailbox (upcall_mailbox.ts); absent: upcalls go in reports only. */
+  upcallMailbox?: SharedArrayBuffer;
   /** Report period in ms. */
   reportMs: number;
 }
-
-/** A flow update for the PMD's replica. */
-export type PmdFlowMessage =
-  | {
-    op: "put";
-    slot: number;
-    generation: number;
-    key: Uint32Array;
-    mask: Uint32Array;
-    actions: unknown[];
-    /** performance.timeOrigin + performance.now() when the control thread sent it. */
-    sentAt: number;
-  }
-  | { op: "del"; slot: number; sentAt: number }
-  | { op: "flush"; sentAt: number }
-  | { op: "upcalls"; enabled: boolean; sentAt: number };
 
 /** A periodic report from a PMD: deltas since its previous report. */
 export interface PmdReport {

@@ -1,14 +1,21 @@
 /**
  * A PMD thread's copy of the flow table: the megaflow classifier, compiled
  * actions and per-slot stats, kept in step with the control thread's
- * {@linkcode FlowTable} by the messages of pmd_protocol.ts and read by the
- * PMD's {@linkcode Pipeline} through the same fields the FlowTable has
+ * {@linkcode FlowTable} by the records of its flow ring (pmd_flow_ring.ts,
+ * applied with {@linkcode applyRingRecord}) and read by the PMD's
+ * {@linkcode Pipeline} through the same fields the FlowTable has
  * (megaflow, generation, packets, bytes, used, tcpFlags).
  *
  * Slots are the control table's slots, so stats map back one to one. Each
  * slot also remembers the control generation it was put with: stat deltas
  * carry it, and the control thread drops deltas for a slot that has since
  * been deleted or reused. Only the owning PMD thread touches a replica.
+ *
+ * Programs: one compiled program per action list id of the control table
+ * (its ActionInterner), compiled once when the list's text arrives and
+ * shared by every slot put with that id, as on the control side (a program
+ * per flow cost ~150 B each). The control side says when an id is
+ * forgotten; slots keep the program object they were put with.
  *
  * @module
  */
@@ -17,8 +24,15 @@ import { compileActions, type CompiledActions } from "./execute/executor.ts";
 import type { FlowTable } from "./flow_table.ts";
 import { Megaflow } from "./megaflow.ts";
 import { TouchedSlots } from "./pipeline.ts";
-import { actionsFromJson } from "./odp/action_json.ts";
-import type { PmdFlowMessage } from "./pmd_protocol.ts";
+import { decodeActionList } from "./pmd_action_wire.ts";
+import {
+  type FlowRingReader,
+  REC_ACTIONS,
+  REC_DEL,
+  REC_FLUSH,
+  REC_FORGET,
+  REC_PUT,
+} from "./pmd_flow_ring.ts";
 
 /** Numbers per flow in a stats delta: slot, generation, packets, bytes, tcpFlags. */
 export const DELTA_STRIDE = 5;
@@ -41,17 +55,16 @@ export class FlowReplica {
   readonly touched: TouchedSlots;
   /** Compiled actions per slot (the Pipeline's programs array). */
   readonly programs: CompiledActions[] = [];
-  /**
-   * One compiled program per distinct action list (by its JSON text), with
-   * the number of slots using it: flows with equal actions share a program,
-   * as on the control side (a program per flow cost ~150 B each).
-   */
-  readonly #shared = new Map<string, { program: CompiledActions; users: number }>();
-  /** The key into #shared of each live slot's program. */
-  readonly #programText: string[] = [];
+  /** The program of each action list id the control side has sent and not forgotten. */
+  readonly #programsById: (CompiledActions | undefined)[] = [];
+  /** The action text being assembled from chunks (id, bytes so far). */
+  #chunkId = -1;
+  #chunkText: Uint8Array | null = null;
   /** Control generation each live slot was put with. */
   readonly #controlGeneration: Uint32Array;
-  readonly #live = new Set<number>();
+  /** 1 for a live slot (a byte per slot where a Set cost ~30 B per flow). */
+  readonly #live: Uint8Array;
+  #count = 0;
 
   /** Reserves `maxFlows` slots (pages are only touched when used). */
   constructor(maxFlows: number) {
@@ -64,12 +77,20 @@ export class FlowReplica {
     this.used = new Float64Array(maxFlows);
     this.tcpFlags = new Uint16Array(maxFlows);
     this.#controlGeneration = new Uint32Array(maxFlows);
+    this.#live = new Uint8Array(maxFlows);
     this.touched = new TouchedSlots(maxFlows);
   }
 
   /** Flows in the replica. */
   get size(): number {
-    return this.#live.size;
+    return this.#count;
+  }
+
+  /** Action list ids the replica holds a program for. */
+  get actionLists(): number {
+    let n = 0;
+    for (const program of this.#programsById) if (program !== undefined) n++;
+    return n;
   }
 
   /** This object typed as the FlowTable a Pipeline reads (it has every field the pipeline uses). */
@@ -77,44 +98,92 @@ export class FlowReplica {
     return this as unknown as FlowTable;
   }
 
+  /** True when `slot` holds a flow. */
+  isLive(slot: number): boolean {
+    return this.#live[slot] === 1;
+  }
+
+  /** The control generation a live slot was put with. */
+  controlGenerationOf(slot: number): number {
+    return this.#controlGeneration[slot];
+  }
+
   /**
-   * Applies one update. Throws a RangeError for a slot out of range, and
-   * what parsing the actions JSON throws (the control side sent it, so
-   * that is a bug).
+   * Puts flow `slot` (key and mask KEY_WORDS words, copied) with action
+   * list `actionId`: a modify (new actions, stats go on) when the slot holds
+   * the same control generation, else a fresh flow. Throws a RangeError for
+   * a slot out of range or an action id the control side never sent (a
+   * bug there), and what Megaflow.insert throws.
    */
-  apply(message: PmdFlowMessage): void {
-    switch (message.op) {
-      case "put": {
-        const slot = message.slot;
-        if (!(slot >= 0 && slot < this.generation.length)) {
-          throw new RangeError(`FlowReplica: slot ${slot} out of range`);
-        }
-        const text = JSON.stringify(message.actions);
-        const program = this.#acquireProgram(text, message.actions);
-        if (this.#live.has(slot) && this.#controlGeneration[slot] === message.generation) {
-          // A modify: same match, new actions, stats go on.
-          this.#releaseProgram(slot);
-          this.programs[slot] = program;
-          this.#programText[slot] = text;
-          return;
-        }
-        this.#remove(slot);
-        this.megaflow.insert(slot, message.key, 0, message.mask, 0);
-        this.programs[slot] = program;
-        this.#programText[slot] = text;
-        this.#controlGeneration[slot] = message.generation;
-        this.#live.add(slot);
-        return;
-      }
-      case "del":
-        this.#remove(message.slot);
-        return;
-      case "flush":
-        for (const slot of [...this.#live]) this.#remove(slot);
-        return;
-      case "upcalls":
-        return; // handled by the PMD loop
+  put(slot: number, generation: number, key: Uint32Array, mask: Uint32Array, actionId: number) {
+    if (!(slot >= 0 && slot < this.generation.length)) {
+      throw new RangeError(`FlowReplica: slot ${slot} out of range`);
     }
+    const program = this.#programsById[actionId];
+    if (program === undefined) {
+      throw new RangeError(`FlowReplica: put of slot ${slot} with unknown action list ${actionId}`);
+    }
+    if (this.#live[slot] === 1 && this.#controlGeneration[slot] === generation) {
+      this.programs[slot] = program; // a modify: same match, new actions, stats go on
+      return;
+    }
+    this.remove(slot);
+    this.megaflow.insert(slot, key, 0, mask, 0);
+    this.programs[slot] = program;
+    this.#controlGeneration[slot] = generation;
+    this.#live[slot] = 1;
+    this.#count++;
+  }
+
+  /** Removes flow `slot` (nothing when it holds none). */
+  remove(slot: number): void {
+    if (!(slot >= 0 && slot < this.generation.length) || this.#live[slot] === 0) return;
+    this.#live[slot] = 0;
+    this.#count--;
+    this.megaflow.remove(slot);
+    this.generation[slot] = (this.generation[slot] + 1) >>> 0;
+    this.packets[slot] = 0;
+    this.bytes[slot] = 0;
+    this.tcpFlags[slot] = 0;
+    this.used[slot] = 0;
+  }
+
+  /** Removes every flow and forgets every action list. */
+  flush(): void {
+    for (let slot = 0; slot < this.#live.length && this.#count > 0; slot++) this.remove(slot);
+    this.#programsById.length = 0;
+  }
+
+  /**
+   * Takes one chunk of action list `id`'s wire bytes (pmd_action_wire.ts;
+   * `total` bytes, this chunk at `offset`; chunks of one list arrive in
+   * order, nothing between them); with the last one, compiles the list as
+   * the program of `id`. Throws what decoding and compiling throw (the
+   * control side sent it, so a bug there), and a RangeError for chunks out
+   * of order.
+   */
+  addActionChunk(id: number, total: number, offset: number, chunk: Uint8Array): void {
+    let bytes: Uint8Array;
+    if (offset === 0 && chunk.length === total) bytes = chunk;
+    else {
+      if (offset === 0) {
+        this.#chunkId = id;
+        this.#chunkText = new Uint8Array(total);
+      } else if (this.#chunkId !== id || this.#chunkText === null) {
+        throw new RangeError(`FlowReplica: action list ${id} chunk at ${offset} out of order`);
+      }
+      this.#chunkText!.set(chunk, offset);
+      if (offset + chunk.length < total) return;
+      bytes = this.#chunkText!;
+      this.#chunkId = -1;
+      this.#chunkText = null;
+    }
+    this.#programsById[id] = compileActions(decodeActionList(bytes));
+  }
+
+  /** The control side no longer uses action list `id` (slots keep their programs). */
+  forgetActions(id: number): void {
+    this.#programsById[id] = undefined;
   }
 
   /**
@@ -128,7 +197,7 @@ export class FlowReplica {
     const touched = this.touched;
     for (let t = 0; t < touched.count; t++) {
       const slot = touched.slots[t];
-      if (this.packets[slot] === 0 || !this.#live.has(slot)) continue;
+      if (this.packets[slot] === 0 || this.#live[slot] === 0) continue;
       out.push(
         slot,
         this.#controlGeneration[slot],
@@ -143,34 +212,31 @@ export class FlowReplica {
     touched.count = 0;
     return new Float64Array(out);
   }
+}
 
-  /** The shared program for an action list's JSON text, compiled on first use; counts a user. */
-  #acquireProgram(text: string, actions: unknown): CompiledActions {
-    let entry = this.#shared.get(text);
-    if (entry === undefined) {
-      entry = { program: compileActions(actionsFromJson(actions)), users: 0 };
-      this.#shared.set(text, entry);
-    }
-    entry.users++;
-    return entry.program;
-  }
-
-  /** Drops the slot's use of its program, forgetting the program with its last user. */
-  #releaseProgram(slot: number): void {
-    const text = this.#programText[slot];
-    const entry = this.#shared.get(text);
-    if (entry !== undefined && --entry.users === 0) this.#shared.delete(text);
-    this.#programText[slot] = "";
-  }
-
-  #remove(slot: number): void {
-    if (!this.#live.delete(slot)) return;
-    this.#releaseProgram(slot);
-    this.megaflow.remove(slot);
-    this.generation[slot] = (this.generation[slot] + 1) >>> 0;
-    this.packets[slot] = 0;
-    this.bytes[slot] = 0;
-    this.tcpFlags[slot] = 0;
-    this.used[slot] = 0;
+/**
+ * Applies the reader's current record (of type `type`, not PAD, UPCALLS or
+ * LOADED: the PMD loop handles those) to `replica`. Throws what the
+ * replica's methods throw.
+ */
+export function applyRingRecord(replica: FlowReplica, reader: FlowRingReader, type: number): void {
+  switch (type) {
+    case REC_PUT:
+      replica.put(reader.slot, reader.generation, reader.key, reader.mask, reader.actionId);
+      return;
+    case REC_DEL:
+      replica.remove(reader.slot);
+      return;
+    case REC_FLUSH:
+      replica.flush();
+      return;
+    case REC_ACTIONS:
+      replica.addActionChunk(reader.actionId, reader.textBytes, reader.textOffset, reader.chunk);
+      return;
+    case REC_FORGET:
+      replica.forgetActions(reader.actionId);
+      return;
+    default:
+      throw new RangeError(`FlowReplica: record type ${type} is not for the replica`);
   }
 }

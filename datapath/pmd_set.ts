@@ -5,19 +5,53 @@
  * datapath's stats and upcall queue, and stops them gracefully.
  *
  * Flow changes: {@linkcode Datapath.onFlowChange} fires after every put,
- * delete and flush; each becomes a message on every PMD's update port
- * (actions in their JSON form), followed by an `Atomics.notify` on the
- * PMD's wake word. A PMD applies waiting updates between bursts (every
- * CHECK_EVERY iterations), never in the middle of one, so the pipeline sees
- * each change whole. {@linkcode PmdSet.lastUpdateDelayMs} reports the
- * latest send-to-applied delay.
+ * delete and flush; each becomes binary records on every PMD's flow ring
+ * (pmd_flow_ring.ts, a shared-memory single-producer single-consumer ring,
+ * fed by pmd_flow_feed.ts: puts carry the flow table's interned action id,
+ * each action list crosses once per PMD), followed by an `Atomics.notify`
+ * on the PMD's wake word. A PMD applies waiting records between bursts
+ * (every CHECK_EVERY iterations), never in the middle of one, so the
+ * pipeline sees each change whole. When a ring is full, changes wait in
+ * order in that PMD's overflow queue (nothing is dropped, nothing blocks).
+ * The flows present at start go through the same ring before the PMD
+ * reports ready. {@linkcode PmdSet.lastUpdateDelayMs} reports the latest
+ * send-to-applied delay.
+ *
+ * Why a ring: it replaced one structured-clone `postMessage` per change per
+ * PMD (an object with a 64-word key and mask and the actions as REST JSON,
+ * which the replica stringified again per put to share programs), and a
+ * start that posted every existing flow that way. Measured 2026-11-23 on
+ * the 2-vCPU EPYC, shared with other work (load average 4 to 7, so CPU
+ * time is the figure to trust), medians of 3 alternated runs before/after:
+ *
+ * | what (how) | before | ring |
+ * |---|---|---|
+ * | churn: control-thread CPU per 1,000 ops (500 deletes, 500 puts each with a fresh `set(eth),output` list; operate + PMD feed, one process) | 22.7 ms | 12.0 ms (operate alone ~10) |
+ * | churn: PMD-side apply CPU per 1,000 such ops | 19.7 ms | 3.6 ms |
+ * | tools/flow_churn.ts --rate 100000 --seconds 10: puts + deletes per control-thread CPU second (violations 0) | 22,200 | 34,100 |
+ * | same: achieved ops/s (wall, machine loaded) / mean wait for the PMD acknowledgement per batch | 4,300 / 49 ms | 7,200 / 21 ms |
+ * | bench/flow_install_bench.ts 100000 (REST, PMD acknowledged): installs/s (wall) | 17,600 | 54,700 |
+ * | same: installs per CPU second of the service's main thread | 73,500 | 175,000 |
+ * | tools/pmd_start.ts 1000000: PMD start, wall / process CPU | 72.5 s / 40.3 s | 4.0 s / 2.0 s |
+ * | same: process RSS per flow with the PMD running (control tables alone ~240 B) | 2,801 B | 385 B |
+ * | bench/matrix_bench.ts --case="curve: 1M flows": memory row, B/flow after the run (1 run) | 2,745 | 377 |
+ *
+ * The churn rate is now bound by the control thread's own work (operate
+ * ~10 µs per op, the tool's dump-and-parse check ~5 µs per op), not by the
+ * hand-over to the PMD. {@linkcode flowsApplied} waits on the ring's
+ * applied word (`Atomics.waitAsync`, notified by the PMD after each run of
+ * changes) rather than polling with `setTimeout(0)`.
  *
  * Stats: a PMD reports every `reportMs` the per-flow deltas (tagged with the
  * slot's generation, so deltas for a flow deleted meanwhile are dropped,
  * not credited to a newer flow in the same slot), pipeline and drop counter
  * deltas (added to the datapath's), and the upcalls it queued (re-queued on
- * the datapath's {@linkcode UpcallQueue}). Its per-port counters (received,
- * sent, tx drops and errors, chained mbufs dropped) are folded into each
+ * the datapath's {@linkcode UpcallQueue}). Upcalls mostly come sooner,
+ * through the PMD's shared mailbox (upcall_mailbox.ts): an
+ * `Atomics.waitAsync` on it drains them as soon as the PMD fills it, and
+ * each report's fold drains it too, before the report's own upcalls. Its
+ * per-port counters (received, sent, tx drops and errors, chained mbufs
+ * dropped) are folded into each
  * {@linkcode DpdkPort} as deltas, so `Datapath.portStats` shows every
  * thread's packets beside the device's counters; its classifier's
  * n_mask_hit goes into the control classifier's running total, which is
@@ -36,9 +70,8 @@
  * @module
  */
 
-import type { Datapath, FlowChange } from "./datapath.ts";
+import type { Datapath } from "./datapath.ts";
 import { DpifError } from "./errors.ts";
-import { actionsToJson } from "./odp/action_json.ts";
 import { C_MASK_HIT, DEFAULT_EMC_ENTRIES } from "./pipeline.ts";
 import { DpdkPort } from "../ffi/dpdk_port.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
@@ -60,7 +93,6 @@ import {
   CTL_WAKE,
   CTL_WORDS,
   type PmdEvent,
-  type PmdFlowMessage,
   type PmdQueueAssignment,
   type PmdReport,
   type PmdStartMessage,
@@ -78,6 +110,9 @@ import {
   PS_WORDS,
 } from "./pmd_protocol.ts";
 import { DELTA_STRIDE } from "./pmd_replica.ts";
+import { createFlowRing } from "./pmd_flow_ring.ts";
+import { PmdFlowFeed } from "./pmd_flow_feed.ts";
+import { UpcallMailbox } from "./upcall_mailbox.ts";
 
 /** Options of {@linkcode PmdSet.start}. */
 export interface PmdSetOptions {
@@ -89,12 +124,27 @@ export interface PmdSetOptions {
   idleIterationsBeforeNap?: number;
   /** Nap length in ms (any update wakes it). Default 1. */
   napMs?: number;
+  /**
+   * Nap length in µs while idle for less than `shortNapForMs`, so an idle
+   * PMD notices a packet within tens of µs; 0 (default): naps are `napMs`.
+   */
+  shortNapUs?: number;
+  /** ms of idleness after which naps grow from `shortNapUs` to `napMs`. Default Infinity. */
+  shortNapForMs?: number;
   /** Report period in ms. Default 10. */
   reportMs?: number;
   /** EMC entries per PMD; 0 turns it off. Default DEFAULT_EMC_ENTRIES (off). */
   emcEntries?: number;
-  /** ms to wait for a Worker to start or stop. Default 5000. */
+  /**
+   * ms to wait for a Worker to stop, or to start while its initial load
+   * makes no progress. Default 5000.
+   */
   timeoutMs?: number;
+  /**
+   * Data words of each PMD's flow ring (a power of two, at least 1024).
+   * Default DEFAULT_RING_WORDS (1 MiB).
+   */
+  ringWords?: number;
 }
 
 /** One PMD thread's statistics (pmd-stats-show). */
@@ -128,16 +178,26 @@ interface PmdHandle {
   worker: Worker;
   control: Int32Array;
   stats: Float64Array;
-  updates: MessagePort;
+  /** Writes this PMD's flow ring. */
+  feed: PmdFlowFeed;
   assignments: PmdQueueAssignment[];
   cpus: number[];
   /** Latest cumulative PP_* counters per port number (from the last report). */
   ports: Map<number, Float64Array>;
   stopped: PromiseWithResolvers<number>;
   ready: PromiseWithResolvers<number[]>;
-  /** Flow messages posted to this PMD so far (it counts those applied in PS_FLOW_UPDATES). */
-  sent: number;
+  /** Where the PMD hands its upcalls over (upcall_mailbox.ts). */
+  mailbox: UpcallMailbox;
+  /** Stops watching the mailbox. */
+  unwatch?: () => void;
 }
+
+/**
+ * Longest wait in {@linkcode PmdSet.flowsApplied} between two looks at a
+ * PMD's progress when no notify comes. Waiting on the ring's applied word
+ * instead of polling with `setTimeout(0)`: see the module doc for the figures.
+ */
+const APPLIED_WAIT_MS = 2;
 
 /** The PMD threads of one datapath. */
 export class PmdSet {
@@ -169,7 +229,7 @@ export class PmdSet {
     this.#upcallsEnabled = datapath.upcalls.enabled;
     this.#unsubscribe = datapath.onFlowChange((change) => {
       if (change.op === "upcalls") this.#upcallsEnabled = change.enabled;
-      this.#broadcast(flowMessage(change));
+      for (const pmd of pmds) pmd.feed.change(change);
     });
   }
 
@@ -226,38 +286,27 @@ export class PmdSet {
         });
       }
     });
-    const flows: PmdFlowMessage[] = [];
-    for (let slot = 0; slot < datapath.flows.slotLimit; slot++) {
-      const entry = datapath.flows.entryAt(slot);
-      if (entry === null) continue;
-      flows.push({
-        op: "put",
-        slot,
-        generation: datapath.flows.generation[slot],
-        key: entry.key,
-        mask: entry.mask,
-        actions: actionsToJson(entry.actions),
-        sentAt: wallNow(),
-      });
-    }
     const pmds: PmdHandle[] = [];
     for (let i = 0; i < threads; i++) {
-      const channel = new MessageChannel();
+      const control = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
+      const ring = createFlowRing(options.ringWords);
+      // The feed streams the flows the table holds now first (then LOADED); the
+      // PmdSet subscribes to changes below, with no await in between.
+      const feed = new PmdFlowFeed(ring, datapath.flows, () => wakeWord(control));
       const handle: PmdHandle = {
         index: i,
         worker: new Worker(new URL("./pmd_worker.ts", import.meta.url), { type: "module" }),
-        control: new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4)),
+        control,
         stats: new Float64Array(new SharedArrayBuffer(PS_WORDS * 8)),
-        updates: channel.port1,
+        feed,
         assignments: assignments[i],
         cpus: [],
         ports: new Map(),
         stopped: Promise.withResolvers<number>(),
         ready: Promise.withResolvers<number[]>(),
-        sent: flows.length,
+        mailbox: UpcallMailbox.create(),
       };
       pmds.push(handle);
-      for (const message of flows) channel.port1.postMessage(message);
       const start: PmdStartMessage = {
         op: "start",
         index: i,
@@ -270,13 +319,16 @@ export class PmdSet {
         vports,
         control: handle.control.buffer as SharedArrayBuffer,
         stats: handle.stats.buffer as SharedArrayBuffer,
-        updates: channel.port2,
+        ring,
         cpus: options.cpus?.[i] ?? [],
         idleIterationsBeforeNap: options.idleIterationsBeforeNap ?? 0,
         napMs: options.napMs ?? 1,
+        shortNapUs: options.shortNapUs ?? 0,
+        shortNapForMs: options.shortNapForMs ?? Infinity,
+        upcallMailbox: handle.mailbox.buffer,
         reportMs: options.reportMs ?? 10,
       };
-      handle.worker.postMessage(start, [channel.port2]);
+      handle.worker.postMessage(start);
     }
     const set = new PmdSet(datapath, pmds, dpdkPorts, options.timeoutMs ?? 5000);
     for (const pmd of pmds) {
@@ -285,10 +337,11 @@ export class PmdSet {
         event.preventDefault();
         set.#onEvent(pmd, { op: "error", index: pmd.index, message: String(event.message) });
       };
+      pmd.unwatch = pmd.mailbox.watch(() => set.#drainUpcalls(pmd));
     }
     for (const portNo of set.#polled) datapath.setPolledElsewhere(portNo, true);
     try {
-      for (const pmd of pmds) pmd.cpus = await withTimeout(pmd.ready.promise, set.#timeoutMs);
+      for (const pmd of pmds) pmd.cpus = await set.#whenReady(pmd);
     } catch (error) {
       await set.stop();
       throw new DpifError("ENODEV", `PMD threads did not start: ${(error as Error).message}`, {
@@ -296,6 +349,22 @@ export class PmdSet {
       });
     }
     return set;
+  }
+
+  /**
+   * A PMD's ready (its CPUs). The timeout runs only while its initial load
+   * makes no progress, so a large table is not a failed start: a million
+   * flows take a few seconds to load.
+   */
+  async #whenReady(pmd: PmdHandle): Promise<number[]> {
+    for (;;) {
+      const consumed = pmd.feed.consumed;
+      try {
+        return await withTimeout(pmd.ready.promise, this.#timeoutMs);
+      } catch (error) {
+        if (pmd.feed.consumed === consumed) throw error;
+      }
+    }
   }
 
   /** Number of PMD threads. */
@@ -315,27 +384,42 @@ export class PmdSet {
    * forwards a packet by a flow deleted before the call, and every packet a
    * PMD forwarded by it is already on its tx queue. A PMD applies changes
    * between bursts, within CHECK_EVERY (32) poll iterations or at once when
-   * napping. A stopped PMD counts as done.
+   * napping. A stopped PMD counts as done. Changes still waiting for room
+   * in a PMD's ring are moved in while this waits. Compares sequence
+   * numbers: the changes fed to each PMD's ring against those it published
+   * as applied in the ring's header.
    * @throws {DpifError} ENODEV when a PMD has not caught up within `timeoutMs`.
    */
   async flowsApplied(timeoutMs: number = this.#timeoutMs): Promise<void> {
-    const targets = this.#pmds.map((pmd) => pmd.sent);
-    const behind = () =>
-      this.#pmds.some((pmd, i) =>
-        pmd.stats[PS_FLOW_UPDATES] < targets[i] && Atomics.load(pmd.control, CTL_STATE) !== 2
-      );
+    const targets = this.#pmds.map((pmd) => pmd.feed.sent);
+    /** The first PMD still behind (moving its waiting changes into its ring), or undefined. */
+    const laggard = () =>
+      this.#pmds.find((pmd, i) => {
+        if (pmd.feed.hasApplied(targets[i])) return false;
+        if (Atomics.load(pmd.control, CTL_STATE) === 2) return false;
+        pmd.feed.pump();
+        return true;
+      });
     const deadline = performance.now() + timeoutMs;
     // A busy PMD catches up within tens of microseconds: spin briefly before yielding.
     const spinUntil = performance.now() + 0.2;
-    while (behind() && performance.now() < spinUntil) { /* spin */ }
-    while (behind()) {
+    while (laggard() !== undefined && performance.now() < spinUntil) { /* spin */ }
+    for (let pmd = laggard(); pmd !== undefined; pmd = laggard()) {
       if (performance.now() > deadline) {
         throw new DpifError(
           "ENODEV",
           `PMD threads did not apply flow changes in ${timeoutMs} ms`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      // The PMD notifies the ring's applied word after each run of changes; the
+      // timer bounds the wait and keeps Deno's event loop alive, which a pending
+      // Atomics.waitAsync alone does not.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        pmd.feed.appliedChange(APPLIED_WAIT_MS),
+        new Promise((resolve) => timer = setTimeout(resolve, APPLIED_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
     }
   }
 
@@ -383,27 +467,21 @@ export class PmdSet {
     this.#stopping ??= (async () => {
       for (const pmd of this.#pmds) {
         Atomics.store(pmd.control, CTL_STOP, 1);
-        wake(pmd);
+        wakeWord(pmd.control);
       }
       for (const pmd of this.#pmds) {
         try {
           await withTimeout(pmd.stopped.promise, this.#timeoutMs);
         } catch { /* terminated below */ }
         pmd.worker.terminate();
-        pmd.updates.close();
+        pmd.feed.close();
+        pmd.unwatch?.();
+        this.#drainUpcalls(pmd);
       }
       this.#unsubscribe();
       for (const portNo of this.#polled) this.datapath.setPolledElsewhere(portNo, false);
     })();
     return this.#stopping;
-  }
-
-  #broadcast(message: PmdFlowMessage): void {
-    for (const pmd of this.#pmds) {
-      pmd.updates.postMessage(message);
-      pmd.sent++;
-      wake(pmd);
-    }
   }
 
   #onEvent(pmd: PmdHandle, event: PmdEvent): void {
@@ -416,9 +494,11 @@ export class PmdSet {
         return;
       case "stopped":
         pmd.stats[PS_DRAINED] = event.drained;
+        pmd.feed.close();
         pmd.stopped.resolve(event.drained);
         return;
       case "error":
+        pmd.feed.close(); // nothing reads its ring any more
         pmd.ready.reject(new Error(event.message));
         pmd.stopped.resolve(0);
         return;
@@ -445,6 +525,8 @@ export class PmdSet {
     counters[C_MASK_HIT] = megaflow.maskHits;
     const drops = dp.pipeline.drops;
     for (let i = 0; i < report.drops.length && i < drops.length; i++) drops[i] += report.drops[i];
+    // The mailbox holds older upcalls than the report (filled first).
+    this.#drainUpcalls(pmd);
     if (report.upcalls !== null) dp.upcalls.enqueueBatch(report.upcalls);
     for (const p of report.ports) {
       if (p.counters.length !== PP_COUNTER_COUNT) continue;
@@ -456,8 +538,17 @@ export class PmdSet {
     if (dp.upcalls.enabled !== this.#upcallsEnabled) {
       // Switched behind the Datapath's back (dp.upcalls.setEnabled): catch up.
       this.#upcallsEnabled = dp.upcalls.enabled;
-      this.#broadcast({ op: "upcalls", enabled: this.#upcallsEnabled, sentAt: wallNow() });
+      for (const p of this.#pmds) p.feed.upcalls(this.#upcallsEnabled);
     }
+  }
+
+  /**
+   * Queues the upcalls waiting in a PMD's mailbox on the datapath's queue,
+   * waking its readers (the REST long poll and SSE); the mailbox's
+   * `Atomics.waitAsync` calls it as soon as the PMD fills it.
+   */
+  #drainUpcalls(pmd: PmdHandle): void {
+    pmd.mailbox.drainInto(this.datapath.upcalls);
   }
 
   /** Adds what a PMD counted on a port since its previous report to that DpdkPort. */
@@ -478,30 +569,10 @@ export class PmdSet {
   }
 }
 
-function flowMessage(change: FlowChange): PmdFlowMessage {
-  const sentAt = wallNow();
-  if (change.op === "put") {
-    return {
-      op: "put",
-      slot: change.slot,
-      generation: change.generation,
-      key: change.key,
-      mask: change.mask,
-      actions: actionsToJson(change.actions),
-      sentAt,
-    };
-  }
-  if (change.op === "upcalls") return { op: "upcalls", enabled: change.enabled, sentAt };
-  return change.op === "del" ? { op: "del", slot: change.slot, sentAt } : { op: "flush", sentAt };
-}
-
-function wake(pmd: PmdHandle): void {
-  Atomics.add(pmd.control, CTL_WAKE, 1);
-  Atomics.notify(pmd.control, CTL_WAKE);
-}
-
-function wallNow(): number {
-  return performance.timeOrigin + performance.now();
+/** Bumps a PMD's wake word and wakes it if it naps. */
+function wakeWord(control: Int32Array): void {
+  Atomics.add(control, CTL_WAKE, 1);
+  Atomics.notify(control, CTL_WAKE);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

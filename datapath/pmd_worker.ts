@@ -5,11 +5,17 @@
  *
  * Loop: poll every assigned rx queue once; every {@linkcode CHECK_EVERY}
  * iterations, check the stop flag, apply the flow updates waiting on the
- * update port (synchronously, `receiveMessageOnPort`: between bursts, so
- * the pipeline never sees a half-applied change), and post a report when
+ * flow ring (pmd_flow_ring.ts, shared memory: between bursts, so the
+ * pipeline never sees a half-applied change), and post a report when
  * one is due. After many empty iterations it may nap on the control block's
  * wake word (`Atomics.wait`), which the control thread notifies with every
- * update. On stop: drain the rx queues, free every mbuf this thread holds,
+ * update: in `shortNapUs` slices for the first `shortNapForMs` of
+ * idleness, then `napMs` at a time. A nap is as long as a packet may wait
+ * unseen, and each wake-up costs ~20 µs of CPU on the test VM, so on an
+ * idle PMD: 1 ms naps cost 4.7 % of a CPU and delay a miss by up to 1 ms;
+ * 50 µs slices ~24 % (100 µs: 15 %, 20 µs: 35 %, busy polling: 100 %).
+ * Queued upcalls go to the control thread at once through a shared mailbox
+ * (upcall_mailbox.ts), not only in reports. On stop: drain the rx queues, free every mbuf this thread holds,
  * post "stopped" and close. The control thread then stops the ports.
  *
  * Started only by pmd_thread.ts; its first message is a PmdStartMessage.
@@ -19,7 +25,6 @@
 
 /// <reference lib="deno.worker" />
 
-import { type MessagePort as NodeMessagePort, receiveMessageOnPort } from "node:worker_threads";
 import { newDropCounters } from "./drop_reason.ts";
 import { registerThread } from "../ffi/eal.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
@@ -40,7 +45,6 @@ import {
   CTL_STOP,
   CTL_WAKE,
   type PmdEvent,
-  type PmdFlowMessage,
   type PmdStartMessage,
   PS_BATCHES,
   PS_BUSY_MS,
@@ -55,20 +59,36 @@ import {
   PS_PACKETS,
   REPORTS_IN_FLIGHT,
 } from "./pmd_protocol.ts";
-import { FlowReplica } from "./pmd_replica.ts";
+import { applyRingRecord, FlowReplica } from "./pmd_replica.ts";
+import {
+  FlowRingReader,
+  isFlowChange,
+  REC_LOADED,
+  REC_NONE,
+  REC_UPCALLS,
+  wallClockUs,
+} from "./pmd_flow_ring.ts";
 import { PortTable } from "./port_table.ts";
 import { TunnelPort } from "./tunnel_port.ts";
 import { UpcallQueue } from "./upcall_queue.ts";
+import { UpcallMailbox } from "./upcall_mailbox.ts";
+import { setTimerSlackNs } from "../ffi/timer_slack.ts";
 
 /** Iterations between checks of the stop flag, the update port and the report clock. */
 export const CHECK_EVERY = 32;
 /**
- * Shortest gap between two reports sent early for queued upcalls. An idle
- * datapath's first miss is reported at once; a miss storm adds at most one
- * report per ms (at 0.05 ms a storm of ~17,000 upcalls/s made ~15,000
- * reports/s, and RSS climbed 5.4 MiB/min in the soak).
+ * Shortest gap between two hand-overs of queued upcalls (a mailbox fill
+ * plus an early report). An idle datapath's first miss goes at once; a miss
+ * storm adds at most one of each per ms (at 0.05 ms a storm of ~17,000
+ * upcalls/s made ~15,000 reports/s, and RSS climbed 5.4 MiB/min in the
+ * soak).
  */
 export const UPCALL_REPORT_MS = 1;
+/**
+ * Timer slack of a PMD that naps in short slices (ffi/timer_slack.ts):
+ * with Linux's default 50 µs a 50 µs `Atomics.wait` lasted 125 µs.
+ */
+const SHORT_NAP_TIMER_SLACK_NS = 1000;
 
 function post(event: PmdEvent): void {
   self.postMessage(event);
@@ -114,16 +134,26 @@ function run(start: PmdStartMessage): void {
   const reported = new Float64Array(COUNTER_COUNT);
   const reportedDrops = newDropCounters();
   let updateDelayMs = -1;
+  const ring = new FlowRingReader(start.ring);
+  /** Whether the initial load's end (LOADED) has been applied. */
+  let loaded = false;
 
+  /**
+   * Applies the records the control thread had published when it started
+   * (not those it writes meanwhile: a full ring's worth at most, so a
+   * producer that keeps writing cannot hold the PMD away from its queues).
+   */
   const applyUpdates = (): void => {
-    for (;;) {
-      const got = receiveMessageOnPort(start.updates as unknown as NodeMessagePort);
-      if (got === undefined) return;
-      const message = got.message as PmdFlowMessage;
-      if (message.op === "upcalls") upcalls.setEnabled(message.enabled);
-      else replica.apply(message);
-      stats[PS_FLOW_UPDATES]++;
-      updateDelayMs = performance.timeOrigin + performance.now() - message.sentAt;
+    ring.begin();
+    for (let type = ring.next(); type !== REC_NONE; type = ring.next()) {
+      if (type === REC_UPCALLS) upcalls.setEnabled(ring.enabled);
+      else if (type === REC_LOADED) loaded = true;
+      else applyRingRecord(replica, ring, type);
+      if (isFlowChange(type)) {
+        stats[PS_FLOW_UPDATES]++;
+        updateDelayMs = ((wallClockUs() - ring.sentUs) >>> 0) / 1000;
+      }
+      ring.done();
     }
   };
   let reportsPosted = 0;
@@ -169,12 +199,28 @@ function run(start: PmdStartMessage): void {
     self.postMessage(event, transfer);
   };
 
-  applyUpdates();
+  // The flows present at start arrive through the ring as the control
+  // thread refills it: apply until their end marker (or a stop) before
+  // reporting ready, napping on the wake word the control thread bumps
+  // after every write.
+  for (;;) {
+    const wake = Atomics.load(control, CTL_WAKE);
+    applyUpdates();
+    if (loaded || Atomics.load(control, CTL_STOP) !== 0) break;
+    if (!ring.waiting) Atomics.wait(control, CTL_WAKE, wake, 1);
+  }
   Atomics.store(control, CTL_STATE, 1);
   post({ op: "ready", index: start.index, cpus });
 
   const rxCount = rx.length;
-  const napAfter = start.idleIterationsBeforeNap;
+  const napAfter = start.idleIterationsBeforeNap > 0 ? start.idleIterationsBeforeNap : Infinity;
+  // Naps: `shortNapUs` slices while idle for less than `shortNapForMs`, then
+  // `napMs` (see the module doc for why and what each costs).
+  const shortNapMs = (start.shortNapUs ?? 0) / 1000;
+  const shortNapForMs = shortNapMs > 0 ? start.shortNapForMs ?? Infinity : 0;
+  if (shortNapMs > 0 && napAfter < Infinity) setTimerSlackNs(SHORT_NAP_TIMER_SLACK_NS);
+  const mailbox = start.upcallMailbox === undefined ? null : new UpcallMailbox(start.upcallMailbox);
+  let lastPacketAt = performance.now();
   let emptyRun = 0;
   let iteration = 0;
   let last = performance.now();
@@ -199,19 +245,25 @@ function run(start: PmdStartMessage): void {
       stats[PS_PACKETS] += got;
       stats[PS_BUSY_MS] += now - last;
       emptyRun = 0;
+      lastPacketAt = now;
     } else {
       stats[PS_IDLE_MS] += now - last;
       emptyRun++;
     }
     last = now;
-    // Upcalls leave with the next report; waiting for the periodic one (10
-    // ms) made miss-to-upcall p50 4.4 ms through a PMD. A report goes out
-    // as soon as an upcall is queued, at most one per UPCALL_REPORT_MS.
+    // Upcalls leave as soon as one is queued, at most once per
+    // UPCALL_REPORT_MS: into the shared mailbox, whose notify wakes the
+    // control thread's Atomics.waitAsync (postMessage alone took 190-250 µs
+    // p50, 1.3 ms p99 to arrive), then an early report carries the counters
+    // (and the upcalls when the control thread has not drained the mailbox
+    // yet). Waiting for the periodic report (10 ms) made p50 4.4 ms.
     if (upcalls.size > 0 && now >= nextUpcallReport) {
+      mailbox?.fill(upcalls);
       report();
       nextUpcallReport = now + UPCALL_REPORT_MS;
     }
-    if (++iteration % CHECK_EVERY !== 0) continue;
+    // Once napping, every iteration naps (and checks), not every CHECK_EVERY-th.
+    if (++iteration % CHECK_EVERY !== 0 && emptyRun < napAfter) continue;
     stats[PS_ITERATIONS] = iteration;
     if (Atomics.load(control, CTL_STOP) !== 0) break;
     applyUpdates();
@@ -219,11 +271,12 @@ function run(start: PmdStartMessage): void {
       report();
       nextReport = now + start.reportMs;
     }
-    if (napAfter > 0 && emptyRun >= napAfter) {
+    if (emptyRun >= napAfter) {
       const wake = Atomics.load(control, CTL_WAKE);
       applyUpdates();
       if (Atomics.load(control, CTL_STOP) !== 0) break;
-      Atomics.wait(control, CTL_WAKE, wake, start.napMs);
+      const napMs = now - lastPacketAt < shortNapForMs ? shortNapMs : start.napMs;
+      Atomics.wait(control, CTL_WAKE, wake, napMs);
       const after = performance.now();
       stats[PS_IDLE_MS] += after - last;
       last = after;
