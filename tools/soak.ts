@@ -72,6 +72,7 @@
  * @module
  */
 
+import { DPDK_PMD_OPTIONS } from "../api/dpdk_backend.ts";
 import { parseArgs } from "node:util";
 import { Datapath } from "../datapath/datapath.ts";
 import { PmdSet } from "../datapath/pmd_set.ts";
@@ -220,7 +221,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult | n
     options: { devargs: `net_null_${tag}x,no-rx=1` },
   };
   let pmds: PmdSet | undefined;
-  const startPmds = () => PmdSet.start(dp, { cpus: [pmdCpus] });
+  // The service's PMD options (naps never start at full rate; upcalls go by mailbox).
+  const startPmds = () => PmdSet.start(dp, { ...DPDK_PMD_OPTIONS, cpus: [pmdCpus] });
   let upcallsRead = 0;
   let flaps = 0;
   const drain = setInterval(() => {
