@@ -86,6 +86,14 @@ Deno.test({
       assert.equal(res.status, 400, "emc_entries must be a power of two");
       assert.match((await res.json()).error.message, /power of two/);
 
+      res = await put("dp9", { short_nap_us: 100, short_nap_for_ms: 250 });
+      assert.equal(res.status, 200);
+      assert.equal(control.options("dp9").shortNapUs, 100, "short naps are configurable");
+      assert.equal(control.options("dp9").shortNapForMs, 250);
+      res = await put("dp9", { short_nap_us: -1 });
+      assert.equal(res.status, 400, "a negative nap is refused");
+      assert.equal(control.options("dp9").shortNapUs, 100, "a refused PUT changes nothing");
+
       res = await put("dp9", { threads: 0 });
       assert.equal((await res.json()).threads, 0);
 

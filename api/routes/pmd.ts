@@ -3,8 +3,12 @@
  * stats as pmd-stats-show: packets, batches, time per packet, EMC and
  * megaflow hits, misses, busy and idle time; and the latest flow-update
  * delay), `PUT` to restart them with `{threads, cpus, idle_iterations_before_nap,
- * nap_ms, emc_entries}` (0 threads stops them; a restart also picks up ports
- * added since; emc_entries 0 turns the exact-match cache off, the default).
+ * nap_ms, short_nap_us, short_nap_for_ms, emc_entries}` (0 threads stops
+ * them; a restart also picks up ports added since; emc_entries 0 turns the
+ * exact-match cache off, the default). An idle PMD busy-polls
+ * `idle_iterations_before_nap` empty iterations, then naps `short_nap_us`
+ * at a time until it has been idle `short_nap_for_ms`, then `nap_ms` (see
+ * datapath/pmd_worker.ts for what each costs and buys).
  *
  * Mounted by the app when the backend runs PMD threads
  * (`app.route("/v1/datapaths/:dp/pmd", pmdRoutes(ctx, pmdControl))`).
@@ -27,6 +31,8 @@ export const putPmdBody = z.strictObject({
   cpus: z.array(z.array(z.number().int().min(0).max(1023))).max(64).optional(),
   idle_iterations_before_nap: z.number().int().min(0).max(1e9).optional(),
   nap_ms: z.number().min(0).max(1000).optional(),
+  short_nap_us: z.number().int().min(0).max(1_000_000).optional(),
+  short_nap_for_ms: z.number().min(0).max(3_600_000).optional(),
   emc_entries: z.number().int().min(0).max(1 << 20).refine(
     (n) => n === 0 || (n >= 2 && (n & (n - 1)) === 0),
     "emc_entries must be 0 (off) or a power of two >= 2",
@@ -49,6 +55,8 @@ export function pmdRoutes(ctx: Pick<AppContext, "logger">, pmds: PmdControl): Ho
       cpus: body.cpus,
       idleIterationsBeforeNap: body.idle_iterations_before_nap,
       napMs: body.nap_ms,
+      shortNapUs: body.short_nap_us,
+      shortNapForMs: body.short_nap_for_ms,
       emcEntries: body.emc_entries,
     });
     ctx.logger.info("pmd threads configured", { datapath: dp, threads: set?.threads ?? 0 });
