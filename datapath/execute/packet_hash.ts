@@ -42,6 +42,31 @@ export function hashPacketL4(
   symmetric: boolean,
 ): number {
   let h = basis | 0;
+  // Fast path: untagged Ethernet + IPv4 without options, the frames of the
+  // bench and of most traffic: what locateIp / locateL4 would find, read in
+  // place (same hash as the general path below; tests/
+  // fast_path_equivalence_test.ts). Every VXLAN/Geneve push hashes its
+  // packet for the source port: 24 to 14 ns a call on a 64-byte UDP frame
+  // (CPU time, 2 alternated runs, 2026-11-23), 6% of case (3)'s profile before.
+  if (
+    length >= 34 && bytes[start + 12] === 0x08 && bytes[start + 13] === 0 &&
+    bytes[start + 14] === 0x45
+  ) {
+    const src = view.getInt32(start + 26), dst = view.getInt32(start + 30);
+    h = symmetric ? hashAdd(h, src ^ dst) : hashAdd(hashAdd(h, src), dst);
+    if ((view.getUint16(start + 20) & 0x1fff) !== 0 || length === 34) {
+      return hashFinish(hashAdd(h, 4), 2); // a later fragment, or nothing after the header
+    }
+    const proto = bytes[start + 23];
+    let ports = 0;
+    if (
+      (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && length >= 38
+    ) {
+      const sport = view.getUint16(start + 34), dport = view.getUint16(start + 36);
+      ports = symmetric ? sport ^ dport : (sport << 16) | dport;
+    }
+    return hashFinish(hashAdd(hashAdd(h, proto), ports), 4);
+  }
   const l3 = locateIp(bytes, start, length);
   if (l3 < 0) {
     const t = ethTypeOffset(bytes, start, length);
