@@ -161,6 +161,28 @@ export class PacketBatch {
     return j;
   }
 
+  /**
+   * Moves every packet of `source` (buffers, regions, L3/L4 offsets and all
+   * metadata words) into this batch, which must be empty and over the same
+   * pool, and empties `source`. Ownership moves as with
+   * {@linkcode pushFrom}.
+   *
+   * Whole-array copies (TypedArray.set of same-typed arrays: a memmove of
+   * about 4.6 KB, no allocation) whatever the count: a tunnel packet's
+   * pushFrom copies 33 words one by one, and recirculating after tnl_pop
+   * through pushFrom was ~9% of the VXLAN pop case's profile.
+   */
+  moveAllFrom(source: PacketBatch): void {
+    this.handle.set(source.handle);
+    this.offset.set(source.offset);
+    this.length.set(source.length);
+    this.l3.set(source.l3);
+    this.l4.set(source.l4);
+    this.meta.set(source.meta);
+    this.count = source.count;
+    source.count = 0;
+  }
+
   /** Frees every packet back to the pool and empties the batch. */
   freeAll(): void {
     for (let i = 0; i < this.count; i++) this.pool.free(this.handle[i]);

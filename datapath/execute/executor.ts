@@ -38,7 +38,7 @@ import {
 import { W_DP_HASH, W_IN_PORT, W_RECIRC_ID } from "../flow_key.ts";
 import { META_SHIFT, type PacketBatch } from "../packet_batch.ts";
 import { popTunnel, tunnelTypeNumber } from "../tunnel/pop.ts";
-import { pushTunnel } from "../tunnel/push.ts";
+import { pushTunnel, templateFitsPort } from "../tunnel/push.ts";
 import type { ExecutionContext } from "./context.ts";
 import { copyBatchInto, copyPacketInto, moveSlot, truncateBatch } from "./batch_copy.ts";
 import { popMpls, pushMpls } from "./mpls.ts";
@@ -252,8 +252,7 @@ export function applyInPlace(
     else if (step.op === OP_TUNNEL_PUSH) {
       reason = DROP_TUNNEL_PUSH_ERROR;
       const template = step.tunnel!;
-      const port = ctx.tunnelPort(template.tunnelPort);
-      ok = port !== null && tunnelTypeNumber(port.type) === template.headerType &&
+      ok = templateFitsPort(template, ctx.tunnelPort(template.tunnelPort)) &&
         applyOne(step, batch, i, 0, 0);
     } else ok = applyOne(step, batch, i, 0, 0);
     if (!ok) {

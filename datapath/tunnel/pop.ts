@@ -98,12 +98,18 @@ export function popTunnel(
   p += 2;
   const meta = batch.meta;
   const m = i << META_SHIFT;
-  meta.fill(0, m + W_IN_PORT + 1, m + META_WORDS);
+  // A store loop, not meta.fill: fill is a builtin call (not inlined) and
+  // cost more than 27 stores on every popped packet (case (4) of the bench;
+  // with moveAllFrom, the lazy pseudo-header sum below and the extraction
+  // fast path, case (4)'s PMD CPU time went from 541 to 345 ns a packet,
+  // medians of 4 alternated runs on the loaded shared machine, 2026-11-23).
+  for (let w = W_IN_PORT + 1; w < META_WORDS; w++) meta[m + w] = 0;
   let end: number;
   let proto: number;
   let tosTtlFlags: number;
-  // Pseudo-header sum for the UDP checksum, without the length.
-  let pseudo: number;
+  // Where the outer IP header is, for the UDP checksum's pseudo-header sum,
+  // computed only when the packet has a checksum (most VXLAN has none).
+  const ip = p;
   if (type === ETH_TYPE_IPV4) {
     if (frameEnd - p < 20 || bytes[p] !== 0x45) return false;
     const total = view.getUint16(p + 2);
@@ -117,7 +123,6 @@ export function popTunnel(
     tosTtlFlags = (bytes[p + 1] << 24) | (bytes[p + 8] << 16);
     meta[m + W_TUN_IPV4_SRC] = view.getUint32(p + 12);
     meta[m + W_TUN_IPV4_DST] = view.getUint32(p + 16);
-    pseudo = sumBytes(bytes, p + 12, 8, proto);
     end = p + total;
     p += 20;
   } else if (type === ETH_TYPE_IPV6) {
@@ -132,7 +137,6 @@ export function popTunnel(
       meta[m + W_TUN_IPV6_SRC + w] = view.getUint32(p + 8 + 4 * w);
       meta[m + W_TUN_IPV6_DST + w] = view.getUint32(p + 24 + 4 * w);
     }
-    pseudo = sumBytes(bytes, p + 8, 32, proto);
     end = p + 40 + payload;
     p += 40;
   } else {
@@ -148,6 +152,9 @@ export function popTunnel(
     const udpLength = view.getUint16(p + 4);
     if (udpLength !== end - p || view.getUint16(p + 2) !== dstPort) return false;
     if (view.getUint16(p + 6) !== 0) {
+      const pseudo = type === ETH_TYPE_IPV4
+        ? sumBytes(bytes, ip + 12, 8, proto)
+        : sumBytes(bytes, ip + 8, 32, proto);
       if (foldSum(sumBytes(bytes, p, udpLength, pseudo + udpLength)) !== 0xffff) return false;
       tosTtlFlags |= TNL_F_CSUM;
     }
