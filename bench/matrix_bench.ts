@@ -37,6 +37,7 @@ import {
   flowLines,
   type MatrixCase,
   matrixCases,
+  ourEmcEntries,
   TRAFFIC_PACKETS,
   trafficFrames,
   type TrafficName,
@@ -337,9 +338,12 @@ function caseRows(o: CaseOutcome): BenchRow[] {
     const notes = [
       `${c.flowCount} flow${c.flowCount === 1 ? "" : "s"}, ${c.note}`,
       `runs ${ours.mpps.map((x) => x.toFixed(2)).join("/")}`,
-      `EMC ${(ours.emcHitRatio * 100).toFixed(0)}%`,
+      ourEmcEntries(c) === 0 ? "EMC off" : `EMC ${(ours.emcHitRatio * 100).toFixed(0)}%`,
       `PMD busy ${ours.nsPerPacket.toFixed(0)} ns/pkt`,
     ];
+    if (ours.cpuNsPerPacket !== null) {
+      notes.push(`PMD CPU ${ours.cpuNsPerPacket.toFixed(0)} ns/pkt`);
+    }
     if (ours.installSeconds > 0.5) {
       notes.push(`${Math.round(c.flowCount / ours.installSeconds)} puts/s`);
     }

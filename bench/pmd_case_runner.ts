@@ -4,8 +4,9 @@
  * by the port factory (port 1 a net_pcap replay with `infinite_rx=1`, port
  * 2 a `net_null,no-rx=1` sink) and a VXLAN port 4789, the case's flows put
  * through `putFlow`, and one PMD Worker ({@linkcode PmdSet}, the service's
- * options: busy poll under load, nap when idle) on its own CPU. Flow stats,
- * drop counters and PMD stats all run.
+ * options: busy poll under load, nap when idle; the exact-match cache as
+ * {@linkcode ourEmcEntries} says) on its own CPU. Flow stats, drop counters
+ * and PMD stats all run.
  *
  * The rate is what net_null transmitted (the device's own counter, as for
  * testpmd and OVS) over each interval after a warm-up. Afterwards the case
@@ -24,7 +25,7 @@ import { PmdSet } from "../datapath/pmd_set.ts";
 import type { DpdkPort } from "../ffi/dpdk_port.ts";
 import type { MbufPool } from "../ffi/mbuf_pool.ts";
 import { BENCH_IN_PORT, BENCH_OUT_PORT, BENCH_VXLAN_PORT } from "./datapath_bench.ts";
-import type { MatrixCase } from "./matrix_cases.ts";
+import { type MatrixCase, ourEmcEntries } from "./matrix_cases.ts";
 import { sleep } from "./system_tools.ts";
 
 /** Where and how long one case runs. */
@@ -51,6 +52,13 @@ export interface OurFigures {
   mpps: number[];
   /** PMD busy nanoseconds per packet over the intervals. */
   nsPerPacket: number;
+  /**
+   * CPU time of the Worker threads (the PMD, whose polling keeps it on the
+   * CPU) per packet over the intervals, ns; null where /proc is unreadable.
+   * Unlike busy time, time the PMD spent preempted by other processes is not
+   * in it, so it is the figure to compare runs on a shared machine by.
+   */
+  cpuNsPerPacket: number | null;
   /** EMC hits / all hits over the intervals. */
   emcHitRatio: number;
   /** Seconds the flow puts took. */
@@ -73,7 +81,7 @@ export interface OurFigures {
  */
 export async function runOurCase(c: MatrixCase, run: CaseRun): Promise<OurFigures> {
   const rssStart = rss();
-  const dp = new Datapath(`mx_${run.tag}`, { pool: run.pool, emcEntries: c.emc ? 8192 : 0 });
+  const dp = new Datapath(`mx_${run.tag}`, { pool: run.pool, emcEntries: ourEmcEntries(c) });
   const running: { pmds: PmdSet | null } = { pmds: null };
   let figures: OurFigures;
   try {
@@ -123,7 +131,7 @@ async function forward(
   const rssFlows = rss();
   const pmds = await PmdSet.start(dp, {
     cpus: [[run.pmdCpu]],
-    emcEntries: c.emc ? 8192 : 0,
+    emcEntries: ourEmcEntries(c),
     idleIterationsBeforeNap: 4096,
     napMs: 1,
     // The replica of a million flows takes a while to load before the PMD reports ready.
@@ -133,6 +141,7 @@ async function forward(
   const rssPmd = rss();
   await sleep(run.warmupSeconds * 1000);
   const first = pmds.stats()[0];
+  const cpuFirst = workerCpuMs();
   const rssBefore = rss();
   const rssSamples = [rssBefore];
   const mpps: number[] = [];
@@ -146,6 +155,7 @@ async function forward(
   }
   const rssAfter = rss();
   const last = pmds.stats()[0];
+  const cpuLast = workerCpuMs();
   await pmds.stop();
   check(c, dp, last.misses);
   const packets = last.packets - first.packets;
@@ -153,6 +163,9 @@ async function forward(
   return {
     mpps,
     nsPerPacket: packets > 0 ? ((last.busy_ms - first.busy_ms) * 1e6) / packets : 0,
+    cpuNsPerPacket: cpuFirst !== null && cpuLast !== null && packets > 0
+      ? ((cpuLast - cpuFirst) * 1e6) / packets
+      : null,
     emcHitRatio: hits > 0 ? (last.emc_hits - first.emc_hits) / hits : 0,
     installSeconds,
     bytesPerFlowControl: (rssFlows - rssStart) / c.flowCount,
@@ -179,6 +192,29 @@ function check(c: MatrixCase, dp: Datapath, misses: number): void {
 function txSample(port: DpdkPort): { packets: number; at: number } {
   const packets = port.deviceStats().opackets;
   return { packets, at: performance.now() };
+}
+
+/**
+ * CPU time (user + system) of this process's Worker threads (named
+ * `worker-N` by Deno), ms, from /proc/self/task/N/stat; null when
+ * unreadable. Clock-tick resolution (10 ms): measure over seconds.
+ */
+export function workerCpuMs(): number | null {
+  try {
+    const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+    let ticks = 0;
+    for (const task of Deno.readDirSync("/proc/self/task")) {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${task.name}/stat`);
+      const open = stat.indexOf("(");
+      const close = stat.lastIndexOf(")");
+      if (!stat.slice(open + 1, close).startsWith("worker-")) continue;
+      const fields = stat.slice(close + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+    }
+    return ticks / ticksPerMs;
+  } catch {
+    return null;
+  }
 }
 
 /** Resident set size of the process in bytes. */
