@@ -23,7 +23,10 @@ import { check } from "./status.ts";
 
 /** Options of {@linkcode MbufPool.create}. */
 export interface MbufPoolOptions {
-  /** Unique mempool name (DPDK limits it to 25 characters). Default `dpif_pool_<pid>_<n>`. */
+  /**
+   * Unique mempool name (DPDK limits it to 25 characters). Default
+   * `dpif_<pid>_<isolate tag>_<n>`.
+   */
   name?: string;
   /** Number of mbufs; 2^k - 1 uses memory best. Default 8191. */
   capacity?: number;
@@ -40,6 +43,14 @@ const MAX_POOL_BYTES = 0x7fffffff;
 /** mbufs handed to C per call; staging arrays hold this many pointers. */
 const STAGE = 32;
 let poolSerial = 0;
+/**
+ * Tells this module instance's default pool names from another isolate's
+ * in the same process (each Worker, and each test file under `deno test`,
+ * loads its own copy of this module, its serial starting at 0 again): with
+ * the pid alone, the second isolate's first pool hit EEXIST when the first
+ * one's was still alive.
+ */
+const isolateTag = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
 
 /** A pool of DPDK mbufs viewed as one ArrayBuffer. */
 export class MbufPool implements PacketPool {
@@ -109,7 +120,7 @@ export class MbufPool implements PacketPool {
    * a RangeError for bad options or memory over 2 GiB.
    */
   static create(options: MbufPoolOptions = {}): MbufPool {
-    const name = options.name ?? `dpif_pool_${Deno.pid}_${poolSerial++}`;
+    const name = options.name ?? `dpif_${Deno.pid}_${isolateTag}_${poolSerial++}`;
     const capacity = options.capacity ?? 8191;
     const cacheSize = options.cacheSize ?? Math.min(256, Math.floor(capacity / 1.5));
     const dataRoom = options.dataRoom ?? 2048 + PKTMBUF_HEADROOM;
