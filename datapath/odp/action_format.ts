@@ -9,6 +9,7 @@
 
 import type { Action, UserspaceAction } from "../action.ts";
 import { formatSetAction } from "./_set_action_text.ts";
+import { formatEthSetFast } from "./action_text_fast.ts";
 import { formatTunnelHeader } from "./tunnel_header_text.ts";
 
 /**
@@ -42,8 +43,8 @@ function formatAction(action: Action): string {
       return String(checkInteger(action.port, U32_MAX, "output port"));
     case "drop":
       return "drop";
-    case "set":
-      return formatSetAction(action);
+    case "set": // eth src/dst, what churn sets, without BigInts (action_text_fast.ts)
+      return formatEthSetFast(action) ?? formatSetAction(action);
     case "push_vlan": {
       checkInteger(action.tpid, 0xffff, "push_vlan tpid");
       const tpid = action.tpid === 0x8100

@@ -11,6 +11,7 @@
 import type { Action, UserspaceAction } from "../action.ts";
 import { OdpScanner } from "./scanner.ts";
 import { parseSetAction } from "./_set_action_text.ts";
+import { parseActionsFast } from "./action_text_fast.ts";
 import { parseTunnelHeaderText } from "./tunnel_header_text.ts";
 
 /** Separators OVS allows between actions. */
@@ -42,9 +43,18 @@ const UNSUPPORTED = new Set([
  * (empty means drop) into actions. Bare numbers are output ports; `drop` on
  * its own gives one {@linkcode DropAction}. Throws OdpSyntaxError naming the
  * offending token and its 0-based position; the input is never partly
- * accepted.
+ * accepted. Bare ports and exact `set(eth(...))` take a fast path
+ * (action_text_fast.ts) that gives the same actions.
  */
 export function parseActions(text: string): Action[] {
+  return parseActionsFast(text) ?? parseActionsGeneral(text);
+}
+
+/**
+ * {@linkcode parseActions} without its fast path: the general parser every
+ * text can go through (tests compare the two).
+ */
+export function parseActionsGeneral(text: string): Action[] {
   const cursor = new OdpScanner(text);
   const actions: Action[] = [];
   for (;;) {
