@@ -277,7 +277,7 @@ export class FlowTable implements FlowLookup {
 
   /** The UFID text of the flow in live `slot` (dumps: no copy of the flow). */
   ufidTextOf(slot: number): string {
-    return formatUfid(this.ufids.ufidOf(slot));
+    return this.ufids.textOf(slot);
   }
 
   /** Deletes the flow with this UFID and returns its final stats; ENOENT when absent. */
