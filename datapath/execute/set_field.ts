@@ -115,7 +115,7 @@ export class SetProgram {
     this.mask = mask;
     const meta: number[] = [];
     for (let w = 0; w < META_WORDS; w++) if (mask[w] !== 0) meta.push(w);
-    this.metaWords = Int32Array.from(meta);
+    this.metaWords = meta.length === 0 ? NO_META_WORDS : Int32Array.from(meta);
     this.tunnel = meta.some((w) => w >= FIRST_TUNNEL_WORD);
     this.eth = (mask[W_ETH_SRC_HI] | mask[W_ETH_SRC_LO] | mask[W_ETH_DST_HI] |
       mask[W_ETH_DST_LO]) !== 0;
@@ -129,6 +129,9 @@ export class SetProgram {
   }
 }
 
+/** The metaWords of every set that writes no metadata (shared: it has no element to change). */
+const NO_META_WORDS = new Int32Array(0);
+
 /**
  * Compiles a set action. Throws DpifError EINVAL when the key or mask does
  * not have KEY_WORDS words, or names a field that cannot be set.
@@ -137,8 +140,11 @@ export function compileSet(action: SetAction): SetProgram {
   if (action.key.length !== KEY_WORDS || action.mask.length !== KEY_WORDS) {
     throw new DpifError("EINVAL", `set: key and mask must have ${KEY_WORDS} words`);
   }
-  const key = new Uint32Array(KEY_WORDS);
-  const mask = new Uint32Array(KEY_WORDS);
+  // One backing store for both (two typed arrays cost ~0.5 µs more per set compiled; flow
+  // churn compiles a fresh set(eth) per put, on the control thread and in every PMD).
+  const words = new Uint32Array(2 * KEY_WORDS);
+  const key = words.subarray(0, KEY_WORDS);
+  const mask = words.subarray(KEY_WORDS);
   for (let w = 0; w < KEY_WORDS; w++) {
     let m = action.mask[w];
     if (w === W_NW_PROTO_TOS_TTL_FRAG) m &= ~IGNORED_NW_BITS;
