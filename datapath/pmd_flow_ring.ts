@@ -300,9 +300,10 @@ export class FlowRingWriter {
    * The next chunk of action list `id`'s text (`text` is all of it, the
    * chunk starts at `offset`). Returns the bytes written (at most
    * {@linkcode maxChunkBytes}; 0 for the one empty chunk of an empty text),
-   * or -1 when there is no room.
+   * or -1 when there is no room. A string must be ASCII (one byte per
+   * character, written as it is: no encoded copy first).
    */
-  writeActionChunk(id: number, text: Uint8Array, offset: number): number {
+  writeActionChunk(id: number, text: Uint8Array | string, offset: number): number {
     const n = Math.min(this.maxChunkBytes, text.length - offset);
     if (n < 0) throw new RangeError(`action chunk offset ${offset} past ${text.length} bytes`);
     const words = ACTIONS_FIXED_WORDS + ((n + 3) >> 2);
@@ -314,7 +315,11 @@ export class FlowRingWriter {
     d[at + 2] = text.length;
     d[at + 3] = offset;
     d[at + 4] = n;
-    this.#v.bytes.set(text.subarray(offset, offset + n), (at + ACTIONS_FIXED_WORDS) * 4);
+    const bytes = this.#v.bytes;
+    const start = (at + ACTIONS_FIXED_WORDS) * 4;
+    if (typeof text === "string") {
+      for (let i = 0; i < n; i++) bytes[start + i] = text.charCodeAt(offset + i);
+    } else bytes.set(text.subarray(offset, offset + n), start);
     this.#commit(words, false);
     return n;
   }
