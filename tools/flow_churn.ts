@@ -5,35 +5,103 @@
  * the table page by page, with two checks: every dumped entry parses, and no
  * packet is forwarded by a flow that was deleted before it arrived.
  * Run: `deno run -A tools/flow_churn.ts [--seconds 60] [--rate 100000]
- * [--batch 1000]`; prints one JSON line with the figures, exit 1 on a failure.
- * Besides the wall-clock rate it reports the control thread's CPU seconds
- * and operations per CPU second: with the PMD on its own core the control
- * thread bounds the rate, and on a shared machine its CPU time says more
- * about the code than the wall clock does.
+ * [--batch 1000] [--sequential]`; prints one JSON line with the figures,
+ * exit 1 on a failure. Besides the wall-clock rate it reports the control
+ * thread's CPU seconds and operations per CPU second: with the PMD on its
+ * own core the control thread bounds the rate, and on a shared machine its
+ * CPU time says more about the code than the wall clock does.
  *
  * The wrong-forwarding check. Port 1 replays 1,024 UDP flows (flow i has
  * IPv4 source 10.0.i/256.i%256). Every put of flow i gets a fresh sequence
  * number s and the actions `set(eth(src=02:00:00:00:ii:ii,dst=02:00:ss:ss:ss:ss)),2`:
  * a forwarded packet names the flow and the very put it followed. Port 2 is
- * one end of a net_ring pair; the control thread reads the other end. Flows
- * are churned as a sliding window (half of them live): each batch deletes
- * the oldest live ones and puts the next ones, so freed slots are reused by
- * other keys at once (stale exact-match cache entries would show). After
- * each operate, {@linkcode PmdSet.flowsApplied} waits for every PMD to apply
- * the batch (Datapath.operate itself returns before the PMDs have seen it),
- * then the capture ring is drained: packets a PMD forwarded before the
- * acknowledgement are all on the ring by then. From then on, a captured
- * packet carrying a deleted put's sequence number is a violation, and so is
- * any packet whose mark names a different flow than its own header.
+ * one end of a net_ring pair; a capture Worker (flow_churn_capture.ts)
+ * reads the other end. Flows are churned as a sliding window (half of them
+ * live): each batch deletes the oldest live ones and puts the next ones, so
+ * freed slots are reused by other keys at once (stale exact-match cache
+ * entries would show). After each operate, {@linkcode PmdSet.flowsApplied}
+ * waits for every PMD to apply the batch (Datapath.operate itself returns
+ * before the PMDs have seen it), then the capture ring is drained: packets a
+ * PMD forwarded before the acknowledgement are all on the ring by then.
+ * Only then do the batch's deleted puts count as dead: from then on, a
+ * captured packet carrying a dead put's sequence number is a violation, and
+ * so is any packet whose mark names a different flow than its own header.
+ * `claimEarly` (the tests' negative control) counts them dead before the
+ * operate instead, and the check must then fail.
+ *
+ * Pipelining (the default; `--sequential` turns it off): batch k+1 is
+ * handed to operate before the acknowledgement of batch k is awaited
+ * (flowsApplied takes its targets, the ring positions, when called, so the
+ * promise made right after batch k's operate resolves once k is applied,
+ * whatever came after). The check stays exact because nothing in it depends
+ * on batch k+1 being unsent: a put counts as dead only after the
+ * acknowledgement of the batch that deleted it and the drain after that
+ * acknowledgement, exactly as before, and batch k+1's deletes are not
+ * counted until their own acknowledgement. A packet that batch k+1's
+ * changes let through (new puts, or old puts not yet deleted by the PMD)
+ * carries a put that is live or not yet counted dead, so it can never be
+ * flagged wrongly; and every packet of a dead put captured after its drain
+ * is still flagged. What the overlap saves is the PMD's apply time per
+ * batch on the control thread's clock: it applies batch k while the control
+ * thread parses and sends batch k+1.
+ *
+ * Why the acknowledgement took ~3 to 21 ms per batch before (with the
+ * control thread waiting on it): the PMD applies its ring between bursts,
+ * every CHECK_EVERY (32) iterations, i.e. about every 0.3 ms at full rate,
+ * so the loop adds at most that; the rest was the apply itself and the PMD
+ * thread's share of a loaded core. Applying a put with a fresh `set(eth)`
+ * list decodes the list (pmd_action_wire.ts) and compiles it: ~4.9 µs per
+ * op on the PMD before (profile of the PMD Worker, `--cpu-prof`), so a
+ * 1,000-op batch is ~5 ms of PMD work, most of it done while operate is
+ * still writing the ring, the tail after. Now ~3.3 µs (tools/flow_churn_cpu.ts,
+ * replica apply). With pipelining the wait left is ~1 to 4 ms per batch
+ * under load (ack_ms_mean), and the control thread parses and sends
+ * meanwhile.
+ *
+ * Off the churning thread (so that its CPU per op measures the datapath):
+ * the capture check runs in its Worker (flow_churn_capture.ts, with why it
+ * is the same exact check), and the dump's parse-back in another
+ * (flow_churn_check.ts, same function, every entry). Measured 2026-11-23 on
+ * the shared 2-vCPU EPYC (load average 2.5 to 5.4), `deno run -A
+ * tools/flow_churn.ts --rate 100000 --seconds 10`, 3 alternated runs each,
+ * medians; violations 0, malformed 0, mbufs leaked 0 in every run:
+ *
+ * | what | before | after |
+ * |---|---|---|
+ * | puts + deletes per control-thread CPU second (load 4.4 to 5.4) | 33,208 | 101,384 |
+ * | same, an earlier set of 3 + 3 (load 2.5 to 3.4) | 36,851 | 108,511 |
+ * | achieved ops/s, wall (load 4.4 to 5.4; earlier set) | 9,563 (22,589) | 38,614 (34,362) |
+ * | mean wait for the PMD acknowledgement per batch, ms (`--sequential`: 11.4) | 12.2 | 3.1 |
+ * | `deno run -A tools/flow_churn_cpu.ts`, one thread, µs per op: thread CPU (operate + replica apply + dump) | 25.7 | 12.7 |
+ * | same: operate / the replica's apply (the PMD's share) / the dump, wall | 24.0 / 6.3 / 16.4 | 11.2 / 3.3 / 3.6 |
+ *
+ * Where the control thread's ~30 µs per op went before (`--cpu-prof`
+ * profile of a 10 s run): the action list path for a fresh `set(eth)`
+ * list, parsed for the put (16 % of the thread), formatted for the dump
+ * (12 %) and parsed back by the check; receiving and checking the captured
+ * packets (16 %); garbage collection (12 %). What cut it: the action text
+ * fast paths (datapath/odp/action_text_fast.ts) and each settable
+ * attribute's mask built once (odp/_set_action_text.ts); the two checks
+ * in Workers; UFID text parsed without a RegExp and dumped without a copy
+ * (ufid.ts); key and mask of a set in one buffer where compiled and
+ * decoded (execute/set_field.ts, pmd_action_wire.ts); the PMD decoding the
+ * wire's short forms byte by byte and the feed writing an ASCII list text
+ * into the ring without encoding it (pmd_action_wire.ts, pmd_flow_feed.ts).
+ *
+ * The control thread's CPU per op now, about: operate 7 µs (a put with a
+ * fresh list: parse the match and the list, compile, intern, the ring
+ * record, the UFID; a delete: UFID parse, table, ring record), the dump
+ * 2.5 µs, the rest of the loop 0.5 µs; garbage collection is ~15 % of it.
+ * The wall-clock rate on this machine is bound by CPU share, not by the
+ * code: the PMD busy-polls one of the two vCPUs, and the control thread
+ * shares the other with the two check Workers and the other engineers'
+ * processes (it got 30 to 50 % of a vCPU in these runs).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { Datapath, type Operation } from "../datapath/datapath.ts";
-import { parseActions } from "../datapath/odp/action_parse.ts";
-import { parseFlowKey } from "../datapath/odp/key_parse.ts";
-import { PacketBatch } from "../datapath/packet_batch.ts";
 import { PmdSet } from "../datapath/pmd_set.ts";
 import { DpdkPort } from "../ffi/dpdk_port.ts";
 import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
@@ -44,6 +112,10 @@ import { RingPair } from "../ffi/ring_pair.ts";
 import { threadAffinity } from "../ffi/thread_affinity.ts";
 import { udp4Frame } from "../tests/fixtures/packets.ts";
 import { writePcap } from "../tests/fixtures/pcap.ts";
+import { CaptureChecker } from "./flow_churn_capture.ts";
+import { DumpChecker, malformedFlow } from "./flow_churn_check.ts";
+
+export { malformedFlow };
 
 /** Options of {@linkcode runFlowChurn}. */
 export interface FlowChurnOptions {
@@ -63,6 +135,11 @@ export interface FlowChurnOptions {
    * Default false.
    */
   claimEarly?: boolean;
+  /**
+   * Send each batch before waiting for the PMD's acknowledgement of the
+   * previous one (see the module doc). Default true.
+   */
+  pipeline?: boolean;
 }
 
 /** What a churn run measured. */
@@ -75,7 +152,10 @@ export interface FlowChurnResult {
   ops_per_s: number;
   /** Mean time of one operate call on the control thread, ms. */
   operate_ms_mean: number;
-  /** Mean wait for the PMD to acknowledge a batch, ms. */
+  /**
+   * Mean wait for the PMD to acknowledge a batch, ms (pipelined: what is
+   * left of it after sending the next batch).
+   */
   ack_ms_mean: number;
   /**
    * CPU seconds the control (main) thread used over the churn (Linux
@@ -94,6 +174,13 @@ export interface FlowChurnResult {
   violations: number;
   first_violation: string | null;
   mbufs_leaked: number;
+}
+
+/** A batch sent and not yet acknowledged: the PMDs' acknowledgement, the deletes to mark. */
+interface Unacked {
+  applied: Promise<void>;
+  deleted: number[];
+  deletedSeq: number[];
 }
 
 /** Flows in the replay (and the table's index space). */
@@ -130,21 +217,6 @@ export function churnActions(i: number, seq: number, out = CAPTURE): string {
 }
 
 /**
- * Checks one dumped flow: its match and actions parse back. Returns null when
- * well-formed, else what is wrong.
- */
-export function malformedFlow(flow: { ufid?: unknown; flow?: unknown; actions?: unknown }) {
-  if (typeof flow.ufid !== "string" || flow.ufid === "") return "no ufid";
-  try {
-    parseFlowKey(String(flow.flow));
-    parseActions(String(flow.actions));
-  } catch (error) {
-    return `${flow.ufid}: ${(error as Error).message}`;
-  }
-  return null;
-}
-
-/**
  * Runs the churn; returns null (after printing why) when DPDK is absent.
  * Leaves the EAL up; closes the pool unless mbufs leaked.
  */
@@ -159,6 +231,7 @@ export async function runFlowChurn(
   const seconds = options.seconds ?? 10;
   const rate = options.rate ?? 100_000;
   const half = Math.max(1, Math.floor((options.batch ?? 1000) / 2));
+  const pipeline = options.pipeline ?? true;
   const cpus = options.cpus ?? threadAffinity();
   const tag = `ch${Deno.pid % 100000}_${crypto.getRandomValues(new Uint32Array(1))[0] % 100000}`;
   const dir = Deno.makeTempDirSync({ prefix: "dpif_churn_" });
@@ -173,13 +246,11 @@ export async function runFlowChurn(
   const wire = RingPair.create(`${tag}a`, `${tag}b`, 8192);
   const capture = DpdkPort.open("capture", { devargs: wire.b }, pool);
   const dp = new Datapath(`churn_${tag}`, { pool });
-  const batch = new PacketBatch(pool);
-  const bytes = pool.bytes;
-  // Per flow index: sequence number of its live put (-1 none), and the highest deleted one
-  // whose deletion the PMD acknowledged and whose earlier packets were drained.
+  // Per flow index: sequence number of its live put (-1 none). The highest deleted one whose
+  // deletion the PMD acknowledged and whose earlier packets were drained is the capture
+  // checker's deadUpTo (shared with its Worker).
   const liveSeq = new Int32Array(CHURN_FLOWS).fill(-1);
   const ufidOf: string[] = new Array(CHURN_FLOWS).fill("");
-  const deadUpTo = new Int32Array(CHURN_FLOWS).fill(-1);
   let seq = 0;
   const r: FlowChurnResult = {
     seconds,
@@ -200,30 +271,6 @@ export async function runFlowChurn(
     first_violation: null,
     mbufs_leaked: 0,
   };
-  const violation = (what: string) => {
-    r.violations++;
-    r.first_violation ??= what;
-  };
-  /** Reads everything on the capture ring and checks each packet's mark. */
-  const drainCapture = () => {
-    for (;;) {
-      batch.count = 0;
-      const n = capture.receive(0, batch);
-      for (let k = 0; k < n; k++) {
-        const o = batch.offset[k];
-        const own = (bytes[o + 28] << 8) | bytes[o + 29];
-        const marked = (bytes[o + 10] << 8) | bytes[o + 11];
-        const s =
-          ((bytes[o + 2] << 24) | (bytes[o + 3] << 16) | (bytes[o + 4] << 8) | bytes[o + 5]) >>> 0;
-        if (marked !== own) {
-          violation(`packet of flow ${own} forwarded by flow ${marked} (put ${s})`);
-        } else if (s <= deadUpTo[own]) violation(`packet of flow ${own} followed deleted put ${s}`);
-      }
-      r.captured += n;
-      batch.freeAll();
-      if (n === 0) return;
-    }
-  };
   const put = (i: number): Operation => {
     const s = seq++;
     liveSeq[i] = s;
@@ -231,6 +278,9 @@ export async function runFlowChurn(
   };
 
   let pmds: PmdSet | undefined;
+  let checker: DumpChecker | undefined;
+  let capturing: CaptureChecker | undefined;
+  let unacked = null as Unacked | null;
   try {
     dp.addPort({
       name: "in",
@@ -247,11 +297,35 @@ export async function runFlowChurn(
       if (!result.ok) throw new Error(`initial put ${k}: ${result.error.message}`);
       ufidOf[k] = (result.result as { ufid: string }).ufid;
     }
+    capturing = await CaptureChecker.start(capture, pool, CHURN_FLOWS, cpus);
+    const deadUpTo = capturing.deadUpTo;
     pmds = await PmdSet.start(dp, { cpus: [others.length > 0 ? others : cpus] });
     let cursor: string | null = null;
     let ackMs = 0;
     let operateMs = 0;
     let batches = 0;
+    // Acknowledged deletes waiting for the capture Worker's drain (the request made after
+    // the acknowledgement) before they may count as dead, oldest first.
+    const marks: { request: number; deleted: number[]; deletedSeq: number[] }[] = [];
+    /** Marks dead the deletes whose drain is done. */
+    const markDrained = () => {
+      while (marks.length > 0 && capturing!.drained(marks[0].request)) {
+        const { deleted, deletedSeq } = marks.shift()!;
+        // Max: with claimEarly a later batch's marks may already be there.
+        deleted.forEach((i, k) => (deadUpTo[i] = Math.max(deadUpTo[i], deletedSeq[k])));
+      }
+    };
+    /** Awaits the acknowledgement of the unacked batch, then has the capture drained for it. */
+    const settle = async () => {
+      if (unacked === null) return;
+      const { applied, deleted, deletedSeq } = unacked;
+      unacked = null;
+      const a0 = performance.now();
+      await applied;
+      ackMs += performance.now() - a0;
+      marks.push({ request: capturing!.requestDrain(), deleted, deletedSeq });
+    };
+    checker = new DumpChecker(cpus);
     const t0 = performance.now();
     const cpu0 = mainThreadCpuSeconds();
     const end = t0 + seconds * 1000;
@@ -275,7 +349,8 @@ export async function runFlowChurn(
       head = (head + half) % CHURN_FLOWS;
       const o0 = performance.now();
       // Drain first: what the PMD forwards during operate is then captured, not dropped.
-      drainCapture();
+      capturing.requestDrain();
+      markDrained();
       if (options.claimEarly) deleted.forEach((i, k) => (deadUpTo[i] = deletedSeq[k]));
       const results = dp.operate(ops);
       operateMs += performance.now() - o0;
@@ -290,23 +365,16 @@ export async function runFlowChurn(
           ufidOf[added[k - half]] = (result.result as { ufid: string }).ufid;
         }
       });
-      const a0 = performance.now();
-      await pmds.flowsApplied();
-      ackMs += performance.now() - a0;
+      // Pipelined: this batch is in the PMD's ring; now wait for the previous one.
+      await settle();
+      unacked = { applied: pmds.flowsApplied(), deleted, deletedSeq };
+      if (!pipeline) await settle();
       batches++;
-      drainCapture();
-      deleted.forEach((i, k) => (deadUpTo[i] = deletedSeq[k]));
-      // A page of a concurrent dump, each entry parsed back.
+      // A page of a concurrent dump, each entry parsed back (in the checker's Worker).
       const page = dp.dumpFlows(cursor, 1000);
       r.dump_pages++;
-      for (const f of page.flows) {
-        r.dumped_flows++;
-        const bad = malformedFlow(f);
-        if (bad !== null) {
-          r.malformed++;
-          r.first_violation ??= `malformed dump entry ${bad}`;
-        }
-      }
+      r.dumped_flows += page.flows.length;
+      checker.check(page.flows);
       cursor = page.next;
       // Pace to the target rate; run flat out when behind.
       const due = t0 + ((r.puts + r.deletes) / rate) * 1000;
@@ -314,6 +382,9 @@ export async function runFlowChurn(
       if (due > now) await new Promise((res) => setTimeout(res, due - now));
       else if (batches % 8 === 0) await new Promise((res) => setTimeout(res, 0));
     }
+    await settle();
+    if (marks.length > 0) await capturing.waitDrained(marks[marks.length - 1].request);
+    markDrained();
     const elapsed = (performance.now() - t0) / 1000;
     r.main_cpu_s = Math.round((mainThreadCpuSeconds() - cpu0) * 100) / 100;
     r.ops_per_main_cpu_s = Math.round((r.puts + r.deletes) / r.main_cpu_s);
@@ -322,9 +393,21 @@ export async function runFlowChurn(
     r.operate_ms_mean = Math.round((operateMs / Math.max(1, batches)) * 1000) / 1000;
     r.forwarded_packets = pmds.stats().reduce((sum, s) => sum + s.packets, 0);
     await pmds.stop();
-    drainCapture();
+    const captured = await capturing.finish(); // after a last drain
+    r.captured = captured.captured;
+    r.violations = captured.violations;
+    r.first_violation = captured.first;
+    const checked = await checker.finish();
+    r.malformed = checked.malformed;
+    if (checked.first !== null) r.first_violation ??= `malformed dump entry ${checked.first}`;
+    if (checked.checked !== r.dumped_flows) {
+      throw new Error(`dump check saw ${checked.checked} of ${r.dumped_flows} entries`);
+    }
   } finally {
+    unacked?.applied.catch(() => {}); // a run that failed before its last acknowledgement
+    checker?.close();
     await pmds?.stop();
+    capturing?.close();
     dp.close();
     capture.close();
     wire.destroy();
@@ -354,12 +437,14 @@ if (import.meta.main) {
       seconds: { type: "string", default: "60" },
       rate: { type: "string", default: "100000" },
       batch: { type: "string", default: "1000" },
+      sequential: { type: "boolean", default: false },
     },
   });
   const result = await runFlowChurn({
     seconds: Number(values.seconds),
     rate: Number(values.rate),
     batch: Number(values.batch),
+    pipeline: !values.sequential,
   });
   if (result !== null) console.log(JSON.stringify(result));
   const ok = result === null ||
