@@ -12,6 +12,12 @@
  * and no structured clone (the notify itself takes it ~12 µs). Service
  * options, miss to a woken reader: p50 1.2-1.3 ms before (1 ms naps and
  * the report), 0.21-0.29 ms after (with 50 µs naps, pmd_worker.ts).
+ * Traced hop by hop later (bench/pmd_upcall_bench.ts): notify to the
+ * waitAsync callback p50 40-65 µs, p99 ms (the control thread waiting for
+ * a CPU other processes hold); a blocking `Atomics.wait` wakes in 22-42 µs,
+ * a MessageChannel in 178: waitAsync is the fastest wake of an idle event
+ * loop in Deno. Each fill also carries its upcalls' PMD queue times
+ * (UM_QUEUED_AT), so a reader sees the whole hand-over in `queuedAt`.
  *
  * Protocol (single producer, single consumer, one slot): the mailbox is
  * EMPTY or FULL. The PMD fills it only when EMPTY ({@linkcode fill}: moves
@@ -165,6 +171,9 @@ export class UpcallMailbox {
         if (waiting.async) await waiting.value;
         if (stopped) break;
         onFull();
+        // Let the readers onFull woke run before re-arming the wait (which
+        // took them 7 µs p50 later on a just-woken control thread).
+        await null;
         if (Atomics.load(header, H_STATE) !== EMPTY) {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }

@@ -50,7 +50,7 @@ Deno.test("upcall batch: empty queue gives null; a batch empties the queue", () 
   assert.deepEqual(queue.stats(), { enqueued: 2, lost: 0, purged: 0, queued: 0 });
 });
 
-Deno.test("upcall batch: a round trip keeps type, port, key, packet, userdata and pid", () => {
+Deno.test("upcall batch: a round trip keeps type, port, key, packet, userdata, pid, queue time", async () => {
   const pmd = enabled();
   const miss = request(3, 9, 64);
   assert.ok(pmd.enqueue(miss));
@@ -63,6 +63,8 @@ Deno.test("upcall batch: a round trip keeps type, port, key, packet, userdata an
   noPid.type = "action";
   noPid.userdata = new Uint8Array(0);
   assert.ok(pmd.enqueue(noPid));
+  const queuedBy = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 5));
   const batch = pmd.takeBatch()!;
   // Structured clone with transfer, as postMessage does between threads.
   const moved = structuredClone(batch, {
@@ -82,6 +84,8 @@ Deno.test("upcall batch: a round trip keeps type, port, key, packet, userdata an
   assert.deepEqual(got[1].userdata, Uint8Array.of(0xaa, 0xbb, 0xcc));
   assert.deepEqual(got[2].userdata, new Uint8Array(0));
   assert.equal(got[1].key.length, KEY_WORDS);
+  // Queue times travel with the batch: still those of the first enqueue, 5 ms ago.
+  for (const upcall of got) assert.ok(upcall.queuedAt <= queuedBy, `${upcall.queuedAt}`);
 });
 
 Deno.test("upcall batch: enqueueBatch counts what does not fit as lost, and refuses bad batches", () => {

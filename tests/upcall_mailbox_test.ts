@@ -35,7 +35,9 @@ Deno.test("upcall mailbox: a fill and a drain keep type, port, key, packet, user
   const controlSide = new UpcallQueue({ enabled: true });
   const mailbox = UpcallMailbox.create(8, 4096);
   const peer = new UpcallMailbox(mailbox.buffer); // the other thread's view
+  const beforeQueue = performance.now();
   pmdSide.enqueueMiss(1, keyOf(1), 0, packetOf(1, 60), 0, 60);
+  const afterQueue = performance.now();
   pmdSide.enqueueAction(2, keyOf(2), 0, packetOf(2, 70), 0, 70, {
     type: "userspace",
     pid: 7,
@@ -59,6 +61,8 @@ Deno.test("upcall mailbox: a fill and a drain keep type, port, key, packet, user
   assert.deepEqual(action.userdata, Uint8Array.of(9, 8, 7));
   assert.equal(action.pid, 7);
   assert.equal(mailbox.fills, 1);
+  // The time the PMD side queued it, not the time of the drain.
+  assert.ok(miss.queuedAt >= beforeQueue - 0.001 && miss.queuedAt <= afterQueue + 0.001);
 });
 
 Deno.test("upcall mailbox: moves what fits, keeps the rest in order, refuses while full", () => {
@@ -126,6 +130,12 @@ Deno.test({
       const afterFill = performance.timeOrigin + performance.now() - clock[0];
       const [upcall] = queue.read(1);
       assert.equal(upcall.inPort, 4);
+      // queuedAt is the Worker's queue time (just before its clock), on this thread's clock.
+      const queuedAt = performance.timeOrigin + upcall.queuedAt;
+      assert.ok(
+        queuedAt <= clock[0] + 0.001 && queuedAt > clock[0] - 1000,
+        `queuedAt ${queuedAt} vs the worker's clock ${clock[0]}`,
+      );
       assert.deepEqual(upcall.packet, new Uint8Array(60).fill(4));
       // Typically 0.1 ms; far below the 3 s the worker stays blocked.
       assert.ok(afterFill < 1000, `the upcall took ${afterFill.toFixed(1)} ms after the fill`);

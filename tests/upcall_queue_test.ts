@@ -157,6 +157,24 @@ Deno.test("upcall queue: waitReadable wakes on enqueue", async () => {
   assert.deepEqual(await Promise.all([first, second]), [true, true]);
 });
 
+Deno.test("upcall queue: a woken reader runs first; aborting then is harmless; its timer is released", async () => {
+  const queue = enabledQueue();
+  const controller = new AbortController();
+  const order: string[] = [];
+  const reader = (async () => {
+    const readable = await queue.waitReadable(60_000, controller.signal);
+    order.push(`reader ${readable}`);
+    controller.abort(); // its listener is still attached: settling again must do nothing
+    return readable;
+  })();
+  queue.enqueue(miss(2));
+  queueMicrotask(() => order.push("after enqueue"));
+  assert.equal(await reader, true);
+  assert.deepEqual(order, ["reader true", "after enqueue"]);
+  assert.equal(queue.read(4).length, 1);
+  // The test's sanitizer fails it if the 60 s timer was left behind.
+});
+
 Deno.test("upcall queue: waitReadable gives false on timeout or abort", async () => {
   const queue = enabledQueue();
   assert.equal(await queue.waitReadable(0), false);
