@@ -51,7 +51,13 @@ export const DPDK_VERSION = "22.11";
  * idle second the PMD is back to 1 ms naps (4.7 %, as before), and a miss
  * then waits up to a nap longer (p50 0.9 ms). p99 stayed 1.3 to 5 ms on
  * this machine, both before and after: it is the wait for a CPU taken by
- * other processes, and busy polling there made it worse.
+ * other processes, and busy polling there made it worse. A hop-by-hop
+ * trace (bench/pmd_upcall_bench.ts) confirmed it: the ms tails are the PMD
+ * and the control thread each waiting for a CPU after their wake-up; with
+ * both in SCHED_FIFO (`--rt-pmd`) p99 was 339 µs. These options leave the
+ * scheduling alone: a FIFO PMD that busy-polls under traffic would take its
+ * CPU from everything else. On a host with CPUs to spare, isolate the PMD's
+ * CPU (`isolcpus`) or run the service's threads in SCHED_FIFO.
  */
 export const DPDK_PMD_OPTIONS: PmdSetOptions = {
   idleIterationsBeforeNap: 4096,

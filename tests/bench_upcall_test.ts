@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { GROUPS, parseBenchArgs } from "../bench/main.ts";
 import { benchPmdUpcall } from "../bench/pmd_upcall_bench.ts";
+import { benchPmdUpcallRest } from "../bench/pmd_upcall_rest_bench.ts";
 import { dpdkAvailability } from "../ffi/loader.ts";
 import {
   benchUpcallRead,
@@ -53,5 +54,20 @@ Deno.test({
     const [r] = await benchPmdUpcall(5);
     assert.match(r.note ?? "", /p50=[\d.]+ p99=[\d.]+ max=[\d.]+, n=5,/);
     assert.match(r.note ?? "", /PMD Worker/);
+    // The split at the PMD's queue time (carried in the upcall's queuedAt).
+    assert.match(r.note ?? "", /hops us pmd p50=[\d.]+ p99=[\d.]+, handover p50=[\d.]+ p99=/);
+  },
+});
+
+Deno.test({
+  name: "upcall latency via the service's REST long poll: each miss answers the poll once",
+  ignore: !dpdkAvailability().available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // Throws when an answer holds other than the one upcall, or (service stop) on a lost mbuf.
+    const [r] = await benchPmdUpcallRest(5);
+    assert.match(r.note ?? "", /p50=[\d.]+ p99=[\d.]+ max=[\d.]+, n=5,/);
+    assert.match(r.note ?? "", /hops us queued p50=[\d.]+ p99=[\d.]+, rest p50=/);
   },
 });
