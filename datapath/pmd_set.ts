@@ -36,9 +36,11 @@
  * | same: process RSS per flow with the PMD running (control tables alone ~240 B) | 2,801 B | 385 B |
  * | bench/matrix_bench.ts --case="curve: 1M flows": memory row, B/flow after the run (1 run) | 2,745 | 377 |
  *
- * The churn rate is now bound by the control thread's own work (operate
- * ~10 µs per op, the tool's dump-and-parse check ~5 µs per op), not by the
- * hand-over to the PMD. {@linkcode flowsApplied} waits on the ring's
+ * After the ring, the churn rate was bound by the control thread's own
+ * work (operate ~10 µs per op, the tool's dump-and-parse check ~5 µs per
+ * op), not by the hand-over to the PMD; cheaper action text and UFIDs
+ * later took it to ~100,000 ops per control-thread CPU second (figures in
+ * tools/flow_churn.ts). {@linkcode flowsApplied} waits on the ring's
  * applied word (`Atomics.waitAsync`, notified by the PMD after each run of
  * changes) rather than polling with `setTimeout(0)`.
  *
