@@ -128,6 +128,8 @@ export class Megaflow implements FlowLookup {
   private readonly batchSigs = new Int32Array(32);
   /** Signature cache references of the keys of a batch. */
   private readonly batchRefs = new Int32Array(32);
+  /** Where touchBuckets leaves what it read (so the reads stay). */
+  private touchSink = 0;
 
   /**
    * Creates an empty classifier; slot arrays start at `initialSlots` and
@@ -271,6 +273,53 @@ export class Megaflow implements FlowLookup {
   }
 
   /**
+   * Reads the first word of the bucket each cache reference of the keys in
+   * `asked` names, so that the cache-line misses of all of them are in
+   * flight at once before the verify pass (which then hits). Fast path.
+   *
+   * Why: verifying a cache hit reads the flow's bucket, a miss to L3 or
+   * memory once the tables outgrow L2 (10 subtables of 10,000 flows are
+   * 5.9 MB, the cache 4 MB). The verify pass does some 60 instructions per
+   * key before the next key's read, so the CPU had only 2 or 3 of those
+   * misses in flight; this loop, a few instructions per key, has them all.
+   * The PMD profile of case (2) at 100,000 flows had the first bucket read
+   * (slotAt) as its largest item, 13.5%. What it bought: lookupBatch at
+   * 100,000 flows over 10 masks 185 -> 109 ns a lookup, at 10,000 flows
+   * 45 -> 40 (CPU time, bench/megaflow_masks_bench.ts's flows, medians of
+   * 3 alternated runs); matrix case (2) on the PMD 470 -> 359 ns a packet
+   * at 100,000 flows, 238 -> 238 at 10,000 (CPU ns per packet, /tmp A/B,
+   * medians of 4 alternated runs, 2026-11-23; a first series gave 454 ->
+   * 337 and 221 -> 222).
+   *
+   * Tried without gain (same measures, so not kept): also touching a
+   * bucket's last word (buckets are 36 bytes and may straddle two lines;
+   * the adjacent-line prefetch seems to fetch the pair); 64-byte aligned
+   * cache sets; 8-way sets at 2 entries per flow (half the cache's memory);
+   * huge pages (madvise) for the cache; an interleaved (word, mask,
+   * multiplier) array for the cache hash and slotAt + matchesAt in one
+   * call; reading the hit flows' stats ahead in the pipeline; and for the
+   * subtable-by-subtable search, hashing the batch and reading its home
+   * buckets first (143 against 199 ns a lookup at 100,000 flows over one
+   * mask without the cache, but 213 against 198 at 10,000 flows over 10,
+   * and no gain on the PMD for 100,000 exact-match flows).
+   */
+  private touchBuckets(refs: Int32Array, asked: number): void {
+    const subtables = this.subtables;
+    let sink = 0;
+    for (let m = asked; m !== 0; m &= m - 1) {
+      const ref = refs[31 - Math.clz32(m & -m)];
+      if (ref < 0) continue;
+      const st = subtables[ref & 0xff];
+      if (st === undefined || st === null) continue;
+      const stride = st.stride;
+      const at = Math.imul(ref >>> 8, stride);
+      const table = st.table;
+      if (at < table.length) sink ^= table[at];
+    }
+    this.touchSink = sink;
+  }
+
+  /**
    * Looks up `count` (at most 32) keys laid out at `i * KEY_WORDS` (as a
    * batch keeps them), writing each slot or -1 to `outSlots[i]`. Probes
    * subtable by subtable for the keys still unmatched, as OVS's
@@ -296,7 +345,8 @@ export class Megaflow implements FlowLookup {
       // waiting on each other: at 100,000 flows a hit costs two misses to
       // memory, and these phases took lookupBatch from 2.8 to 4.6 M
       // lookups/s there (10 masks, by CPU time, medians of 3; unchanged
-      // within noise at 10,000 flows).
+      // within noise at 10,000 flows). touchBuckets between the cache read
+      // and the verify does the same for the flows' buckets.
       const refs = this.batchRefs;
       const asked = remaining;
       for (let m = asked; m !== 0; m &= m - 1) {
@@ -307,6 +357,7 @@ export class Megaflow implements FlowLookup {
         const i = 31 - Math.clz32(m & -m);
         refs[i] = this.cache.refFor(sigs[i]);
       }
+      this.touchBuckets(refs, asked);
       for (let m = asked; m !== 0; m &= m - 1) {
         const i = 31 - Math.clz32(m & -m);
         const cached = this.cachedSlot(refs[i], keys, i << KEY_SHIFT);
