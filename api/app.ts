@@ -39,6 +39,7 @@ import { Control } from "./control.ts";
 import { ApiError, errorBody, toErrorResponse } from "./errors.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { StateStore } from "./state_store.ts";
+import type { StateWriter } from "./state_writer.ts";
 import { captureRoutes } from "./routes/capture.ts";
 import { datapathRoutes } from "./routes/datapaths.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -60,8 +61,12 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export interface AppOptions {
   /** The datapaths the API manages. Required. */
   registry: DatapathRegistry;
-  /** Where changes are written before the API answers. Default: not persisted. */
-  store?: StateStore;
+  /**
+   * Where changes are written before the API answers: a StateWriter
+   * (commits on its own thread, as the service does) or a StateStore
+   * (commits on this one). Default: not persisted.
+   */
+  store?: StateStore | StateWriter;
   /** Bearer token required on every path but `/v1/version`. Default: none required. */
   token?: string;
   /** Largest request body in bytes. Default 1 MiB. */

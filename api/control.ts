@@ -9,6 +9,15 @@
  * store write that fails is undone in the datapath where it can be (the
  * feed then shows the change and its undoing).
  *
+ * The store is a {@linkcode StateStore} (each write committed before the
+ * method returns) or a {@linkcode StateWriter} (committed on its own
+ * thread, with group commit): then a method returns once the change is
+ * applied to the datapath and its write queued, and
+ * {@linkcode Control.durable}, called right after it, resolves once that
+ * write is durable, or rejects (ApiError EIO) once it failed and the change
+ * was undone. The API answers only after that (api/routes/*). Failed writes
+ * are undone newest first (the writer rejects them in that order).
+ *
  * @module
  */
 
@@ -27,6 +36,8 @@ import type { Logger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
 import { checkPortRequest } from "./devargs_policy.ts";
 import type { FlowChange, StateStore, StoredDatapath } from "./state_store.ts";
+import type { StateWriter } from "./state_writer.ts";
+import { ApiError } from "./errors.ts";
 
 /** A port to add, as the API receives it. */
 export interface PortRequest {
@@ -39,7 +50,7 @@ export interface PortRequest {
 /** Options for {@linkcode Control}. */
 export interface ControlOptions {
   /** Where changes are persisted. Default: nowhere. */
-  store?: StateStore;
+  store?: StateStore | StateWriter;
   /** The feed changes are published on. Default: a new one. */
   feed?: ChangeFeed;
   /** Default: silent. */
@@ -52,8 +63,10 @@ export class Control {
   readonly registry: DatapathRegistry;
   /** The change feed. */
   readonly feed: ChangeFeed;
-  readonly #store: StateStore | undefined;
+  readonly #store: StateStore | StateWriter | undefined;
   readonly #log: Logger;
+  /** The outcome of the store write of the last change (see {@linkcode durable}). */
+  #lastWrite: Promise<void> = DURABLE;
 
   /** Creates the layer over a registry. */
   constructor(registry: DatapathRegistry, options: ControlOptions = {}) {
@@ -69,6 +82,19 @@ export class Control {
     const dp = this.registry.open(name);
     this.feed.watch(dp);
     return dp;
+  }
+
+  /**
+   * Resolves once the store write of the last change made through this
+   * layer (the call just before this one) is durable, at once when it made
+   * none or the store is synchronous; rejects with ApiError EIO when that
+   * write failed, after the change was undone where it can be. Call it
+   * right after the change, before any await, and answer only once it
+   * resolved. Writes are committed in order, so it resolving means every
+   * earlier write is durable too.
+   */
+  durable(): Promise<void> {
+    return this.#lastWrite;
   }
 
   /** Creates a datapath (EEXIST, EINVAL). */
@@ -176,7 +202,12 @@ export class Control {
     if (changes.length > 0 && this.#store !== undefined) {
       const store = this.#store;
       const live = dp.stats().n_flows;
-      this.#persist(() => store.recordFlowChanges(dpName, changes, live));
+      this.#persist(
+        () => store.recordFlowChanges(dpName, changes, live),
+        () => undoCreatedFlows(dp, ops, results),
+      );
+    } else {
+      this.#lastWrite = DURABLE;
     }
     return results;
   }
@@ -220,21 +251,69 @@ export class Control {
     return counts;
   }
 
-  /** Runs a store write; on failure undoes the datapath change and rethrows. */
-  #persist(write: () => void, undo?: () => void): void {
+  /**
+   * Runs a store write. A synchronous one that fails undoes the datapath
+   * change and throws; an asynchronous one becomes {@linkcode durable},
+   * which on failure undoes the change, then rejects.
+   */
+  #persist(write: () => void | Promise<void>, undo?: () => void): void {
+    let pending: void | Promise<void>;
     try {
-      write();
+      pending = write();
     } catch (error) {
-      this.#log.error("state store write failed", { error });
-      try {
-        undo?.();
-      } catch (undoError) {
-        this.#log.error("undo after a failed store write failed", { error: undoError });
-      }
-      throw error;
+      this.#lastWrite = DURABLE;
+      throw this.#writeFailed(error, undo);
+    }
+    if (pending === undefined) {
+      this.#lastWrite = DURABLE;
+      return;
+    }
+    const written = pending.then(undefined, (error) => {
+      throw this.#writeFailed(error, undo);
+    });
+    // Handled here so that a write nobody awaits (a caller that never asks
+    // for durable()) is no unhandled rejection; durable() still rejects.
+    written.catch(() => {});
+    this.#lastWrite = written;
+  }
+
+  /** Logs a failed store write, undoes its change; returns the error to answer. */
+  #writeFailed(error: unknown, undo: (() => void) | undefined): ApiError {
+    this.#log.error("state store write failed", { error });
+    try {
+      undo?.();
+    } catch (undoError) {
+      this.#log.error("undo after a failed store write failed", { error: undoError });
+    }
+    return new ApiError(
+      "EIO",
+      `state store write failed (${(error as Error)?.message ?? String(error)}): ` +
+        "the change is not stored",
+    );
+  }
+}
+
+/**
+ * Deletes the flows a batch created (its undo when the store write fails);
+ * modifications and deletes cannot be undone (the previous actions are not
+ * kept), as with single writes.
+ */
+function undoCreatedFlows(dp: Datapath, ops: Operation[], results: OperationResult[]): void {
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const result = results[i];
+    if (ops[i].op !== "put" || !result.ok) continue;
+    const put = result.result as FlowPutResult;
+    if (!put.created) continue;
+    try {
+      dp.deleteFlow(put.ufid);
+    } catch {
+      // deleted since (by a later op of the batch or a later request)
     }
   }
 }
+
+/** What {@linkcode Control.durable} returns after a change with no store write. */
+const DURABLE: Promise<void> = Promise.resolve();
 
 /** Lower-cases a UFID and adds the `ufid:` prefix (the datapath's text form). */
 export function normaliseUfid(ufid: string): string {

@@ -26,6 +26,7 @@ import {
   type ServiceConfig,
 } from "./service_config.ts";
 import { StateStore } from "./state_store.ts";
+import { StateWriter } from "./state_writer.ts";
 
 /** A running service. */
 export interface RunningService {
@@ -66,7 +67,12 @@ export async function startService(
       `refusing to listen on ${config.hostname}: not a loopback address and no --token-file`,
     );
   }
-  const store = config.stateDir === null ? undefined : StateStore.open(config.stateDir);
+  // The state is read (and the defaults of a first start written) on this
+  // thread; then that connection is closed and every later write goes
+  // through the writer thread (state_writer.ts: the API's commits never
+  // block this thread).
+  let initial = config.stateDir === null ? undefined : StateStore.open(config.stateDir);
+  let store: StateWriter | undefined;
   const backend = selectBackend({ dpdk: config.dpdk, eal: config.eal, learning: config.learning });
   log.info("backend", { type: backend.datapathType, reason: backend.reason });
   const registry = new DatapathRegistry(backend.datapathOptions);
@@ -74,7 +80,12 @@ export async function startService(
   const shutdown = new AbortController();
   let learning: LearningSwitch | undefined;
   try {
-    bringUp(registry, backend, store, feed, log);
+    const liveFlows = bringUp(registry, backend, initial, feed, log);
+    if (initial !== undefined) {
+      initial.close();
+      initial = undefined;
+      store = await StateWriter.open(config.stateDir!, { liveFlows });
+    }
     if (backend.start !== undefined) {
       await backend.start(registry);
       log.info("pmd threads started", {
@@ -93,7 +104,8 @@ export async function startService(
   } catch (error) {
     await backend.stop?.();
     registry.closeAll();
-    store?.close();
+    initial?.close();
+    await store?.close();
     backend.close();
     throw error;
   }
@@ -174,19 +186,23 @@ export async function startService(
   };
 }
 
-/** Restores the stored state, or creates (and stores) the defaults on a first start. */
+/**
+ * Restores the stored state, or creates (and stores) the defaults on a
+ * first start. Returns the stored flow count of each datapath.
+ */
 function bringUp(
   registry: DatapathRegistry,
   backend: BackendPlan,
   store: StateStore | undefined,
   feed: ChangeFeed,
   log: Logger,
-): void {
+): Record<string, number> {
   const control = new Control(registry, { store, feed, logger: log });
   if (store !== undefined && store.isInitialized()) {
-    const counts = control.restore(store.load());
+    const stored = store.load();
+    const counts = control.restore(stored);
     log.info("state restored", counts);
-    return;
+    return Object.fromEntries(stored.map((dp) => [dp.name, dp.flows.length]));
   }
   const dp = backend.defaultDatapath;
   const createDefaults = () => {
@@ -197,6 +213,7 @@ function bringUp(
   if (store === undefined) createDefaults();
   else store.transaction(createDefaults);
   log.info("defaults created", { datapath: dp, ports: backend.defaultPorts.map((p) => p.name) });
+  return {};
 }
 
 async function readToken(path: string): Promise<string> {

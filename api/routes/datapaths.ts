@@ -25,6 +25,7 @@ export function datapathRoutes(ctx: AppContext): Hono {
   app.post("/", async (c) => {
     const body = await readBody(c.req.raw, createDatapathBody);
     const dp = control.createDatapath(body.name);
+    await control.durable();
     ctx.logger.info("datapath created", { datapath: dp.name });
     return c.json({ name: dp.name, ports: dp.listPorts() }, 201);
   });
@@ -34,9 +35,10 @@ export function datapathRoutes(ctx: AppContext): Hono {
     const dp = control.open(c.req.param("dp"));
     return c.json({ name: dp.name, ports: dp.listPorts(), stats: dp.stats() });
   });
-  app.delete("/:dp", (c) => {
+  app.delete("/:dp", async (c) => {
     const name = c.req.param("dp");
     control.destroyDatapath(name);
+    await control.durable();
     ctx.logger.info("datapath deleted", { datapath: name });
     return c.body(null, 204);
   });

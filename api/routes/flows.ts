@@ -52,6 +52,7 @@ export function flowRoutes(ctx: AppContext): Hono {
     control.open(dpName);
     const body = await readBody(c.req.raw, createFlowBody);
     const result = control.putFlow(dpName, { ...body, create: true, modify: false });
+    await control.durable();
     return c.json({ ufid: result.ufid, created: true }, 201);
   });
   app.put("/", async (c) => {
@@ -71,14 +72,16 @@ export function flowRoutes(ctx: AppContext): Hono {
       modify,
       zeroStats: body.zero_stats ?? false,
     });
+    await control.durable();
     return c.json({
       ufid: result.ufid,
       created: result.created,
       previous: result.previous === null ? null : flowStatsJson(result.previous),
     }, result.created ? 201 : 200);
   });
-  app.delete("/", (c) => {
+  app.delete("/", async (c) => {
     const deleted = control.flushFlows(c.req.param("dp")!);
+    await control.durable();
     return c.json({ deleted });
   });
   app.all("/", methodNotAllowed(["GET", "POST", "PUT", "DELETE"]));
@@ -87,8 +90,9 @@ export function flowRoutes(ctx: AppContext): Hono {
     const dp = control.open(c.req.param("dp")!);
     return c.json(flowRecord(dp.getFlow(checkUfid(c.req.param("ufid")))));
   });
-  app.delete("/:ufid", (c) => {
+  app.delete("/:ufid", async (c) => {
     const deleted = control.deleteFlow(c.req.param("dp")!, checkUfid(c.req.param("ufid")));
+    await control.durable();
     return c.json({ ufid: deleted.ufid, stats: flowStatsJson(deleted.stats) });
   });
   app.all("/:ufid", methodNotAllowed(["GET", "DELETE"]));

@@ -34,8 +34,11 @@ export function packetRoutes(ctx: AppContext): Hono {
     const dp = control.open(dpName);
     const body = await readOperateBody(c.req.raw);
     const ops = body.ops.map(toOperation);
-    const results = control.operate(dpName, ops).map((r, i) => operationJson(ops[i].op, r));
+    const applied = control.operate(dpName, ops);
+    const durable = control.durable();
+    const results = applied.map((r, i) => operationJson(ops[i].op, r));
     ctx.captures.collectTransmitted(dp);
+    await durable;
     return c.json({ results });
   });
   app.all("/operate", methodNotAllowed(["POST"]));

@@ -38,7 +38,11 @@ export function portRoutes(ctx: AppContext): Hono {
     const body = await readBody(c.req.raw, addPortBody);
     const { result: info, restartError } = await pmds.changePorts(
       dpName,
-      () => control.addPort(dpName, body),
+      async () => {
+        const added = control.addPort(dpName, body);
+        await control.durable(); // a failed write's undo runs while the PMDs are stopped
+        return added;
+      },
     );
     ctx.logger.info("port added", { datapath: dpName, port: info.name, port_no: info.port_no });
     const failure = restartFailure(dpName, restartError);
@@ -56,7 +60,11 @@ export function portRoutes(ctx: AppContext): Hono {
     control.open(dpName).port(ref); // ENOENT without pausing the PMDs
     const { result: info, restartError } = await pmds.changePorts(
       dpName,
-      () => control.removePort(dpName, ref),
+      async () => {
+        const removed = control.removePort(dpName, ref);
+        await control.durable();
+        return removed;
+      },
     );
     ctx.logger.info("port deleted", { datapath: dpName, port: info.name });
     const failure = restartFailure(dpName, restartError);
