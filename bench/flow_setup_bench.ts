@@ -14,7 +14,7 @@
  *
  * Run alone: `deno run -A bench/flow_setup_bench.ts [--flows=200000]
  * [--ops=1000] [--store=file|memory|none] [--inflight=1]
- * [--sync=full|normal] [--warmup=0]`; with `--in-process`, the same flows
+ * [--sync=full|normal] [--commit=thread|inline] [--warmup=0]`; with `--in-process`, the same flows
  * through `Datapath.putFlow` directly instead (no HTTP, no store), with and
  * without the API's change feed watching, best of `--rounds=5`.
  *
@@ -47,12 +47,44 @@
  * it is shared) and the client's 1.5 µs/flow add to that: the 100,000/s
  * target is met when the machine is quiet and missed when it is not.
  *
+ * State writer (api/state_writer.ts, 2026-11-23): the store now commits on
+ * a Worker with group commit (`--commit=thread`, the default, as the
+ * service); `--commit=inline` keeps the StateStore on the server's thread.
+ * The row splits the server's CPU by thread (main, writer, the rest: V8's
+ * GC helpers and the runtime's I/O threads). Same machine, before (the
+ * tree without the writer) and after (it plus the writer only) alternated,
+ * 3 runs each, medians, 200,000 flows, store file, synchronous=FULL, at
+ * load 1.6 (the disk quiet: a commit of one record took about 1 ms, of
+ * which 0.5 ms fsync):
+ * - 1 in flight: 159,000 -> 149,000 installs/s, server CPU 5.58 -> 5.89
+ *   µs/flow (main thread 4.19, writer 0.83).
+ * - 2 in flight: 194,000 -> 181,000 installs/s, server CPU 5.44 -> 6.07
+ *   µs/flow (main 4.28, writer 0.79).
+ * At load 4.5 to 6 (the other engineers' runs): 1 in flight 80,000 ->
+ * 57,000, 2 in flight 77,000 -> 67,000; server CPU 5.74 -> 6.47 and 6.24
+ * -> 6.44 µs/flow (4 KiB pages then). With 4 in flight
+ * (`--commit=inline` vs `thread`, same tree, load 1.6): 108,000 ->
+ * 117,000, main thread 5.71 -> 4.96 µs/flow.
+ * Why no gain with 1 or 2 in flight: the main thread is idle about 40% of
+ * the run in both modes (main-thread CPU / wall time: 57% and 63%), so the
+ * answer's round trip, not the main thread, bounds the rate; taking the
+ * commit off the main thread shortens no round trip (the answer still
+ * waits for its own durable commit) and adds two thread hand-offs and the
+ * Worker's own cost (0.75 to 0.9 µs/flow on the writer against 0.35 to 0.6
+ * saved on the main thread: the record's INSERT costs the same on either
+ * thread, plus a copy and a wake-up per group). It pays once the main
+ * thread is the bottleneck: more requests in flight, a slow fsync, or a
+ * service whose other core is taken (see bench/flow_install_bench.ts).
+ * 16 KiB pages for new databases (state_store.ts) cut the record's SQLite
+ * cost from about 0.6 to 0.4 µs/flow on either thread.
+ *
  * @module
  */
 
 import process from "node:process";
 import { createApp } from "../api/app.ts";
 import { StateStore } from "../api/state_store.ts";
+import { StateWriter } from "../api/state_writer.ts";
 import { ChangeFeed } from "../api/change_feed.ts";
 import { DatapathRegistry } from "../datapath/registry.ts";
 import { type BenchRow, formatTable, row } from "./report.ts";
@@ -80,6 +112,12 @@ export interface FlowSetupOptions {
   warmupFlows?: number;
   /** The store's `synchronous` level (default "full", as the service). */
   synchronous?: "full" | "normal";
+  /**
+   * Where the store commits: "thread" (default, as the service: a
+   * StateWriter, api/state_writer.ts, group commit on its own Worker) or
+   * "inline" (a StateStore on the server's thread, as before the writer).
+   */
+  commit?: "thread" | "inline";
 }
 
 /** The ODP text of flow `j` (distinct for every j below 2^24). */
@@ -151,13 +189,17 @@ export async function benchFlowSetup(options: FlowSetupOptions = {}): Promise<Be
   const ops = options.opsPerRequest ?? 1000;
   const storeKind = options.store ?? "file";
   const inflight = options.inflight ?? 1;
+  const commit = options.commit ?? "thread";
   const dir = storeKind === "file" ? Deno.makeTempDirSync({ prefix: "dpif-setup-" }) : null;
-  const store = storeKind === "none" ? undefined : StateStore.open(dir ?? ":memory:", {
-    synchronous: options.synchronous,
-  });
+  const storeOptions = { synchronous: options.synchronous };
+  const store = storeKind === "none"
+    ? undefined
+    : commit === "inline"
+    ? StateStore.open(dir ?? ":memory:", storeOptions)
+    : await StateWriter.open(dir ?? ":memory:", storeOptions);
   const registry = new DatapathRegistry();
   const dp = registry.create("dp0");
-  store?.addDatapath("dp0");
+  await store?.addDatapath("dp0");
   for (let i = 1; i <= 5; i++) dp.addPort({ name: `p${i}`, type: "dummy", port_no: i });
   const app = createApp({ registry, store });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
@@ -182,15 +224,17 @@ export async function benchFlowSetup(options: FlowSetupOptions = {}): Promise<Be
   try {
     if (warmup > 0) {
       const warm = registry.create("warm");
-      store?.addDatapath("warm");
+      await store?.addDatapath("warm");
       for (let i = 1; i <= 5; i++) warm.addPort({ name: `w${i}`, type: "dummy", port_no: i });
       const done = await spawnClient(`${base}/warm/operate`, warmup).output();
       if (!done.success) throw new Error("flow setup warm-up client failed");
     }
     const client = spawnClient(`${base}/dp0/operate`, flows);
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpuNanos();
     const output = await client.output();
     const cpu = process.cpuUsage(cpu0);
+    const threads1 = threadCpuNanos();
     if (!output.success) throw new Error("flow setup client failed");
     const result = JSON.parse(new TextDecoder().decode(output.stdout)) as {
       seconds: number;
@@ -201,24 +245,59 @@ export async function benchFlowSetup(options: FlowSetupOptions = {}): Promise<Be
     if (result.failed > 0) throw new Error(`${result.failed} puts failed`);
     if (dp.stats().n_flows !== flows) throw new Error(`datapath holds ${dp.stats().n_flows} flows`);
     const cpuMicros = (cpu.user + cpu.system) / flows;
+    const threadMicros = (kind: ThreadKind) => (threads1[kind] - threads0[kind]) / 1000 / flows;
     return row(
       `flow setup, REST operate x${ops}, store ${storeKind}` +
+        (storeKind !== "none" && commit === "inline" ? " (inline commit)" : "") +
         (options.synchronous === "normal" ? " (synchronous=normal)" : "") +
         (inflight > 1 ? `, ${inflight} in flight` : "") +
         (warmup > 0 ? `, after ${warmup} warm-up flows` : ""),
       flows / result.seconds / 1e6,
       `M flow installs/s (wall); server CPU ${cpuMicros.toFixed(2)} µs/flow ` +
-        `(${(1 / cpuMicros).toFixed(3)} M/s of CPU); client CPU ${
-          (result.cpuMicros / flows).toFixed(2)
-        } µs/flow; ` +
+        `(${(1 / cpuMicros).toFixed(3)} M/s of CPU; main thread ${
+          threadMicros("main").toFixed(2)
+        }, writer thread ${threadMicros("writer").toFixed(2)}, other threads ${
+          threadMicros("other").toFixed(2)
+        }); client CPU ${(result.cpuMicros / flows).toFixed(2)} µs/flow; ` +
         `${flows} flows, 10 masks, ${result.requests} requests`,
     );
   } finally {
     await server.shutdown();
     registry.closeAll();
-    store?.close();
+    await store?.close();
     if (dir !== null) Deno.removeSync(dir, { recursive: true });
   }
+}
+
+/**
+ * Threads of this process, by what they do: the main thread, Workers (the
+ * state writer), the rest (V8's GC helpers, the runtime's I/O threads).
+ */
+type ThreadKind = "main" | "writer" | "other";
+
+/**
+ * CPU time of this process's threads so far, in ns, by kind (from
+ * `/proc/self/task/<tid>/schedstat`; zeros where there is no /proc).
+ * Threads that ended are not counted.
+ */
+function threadCpuNanos(): Record<ThreadKind, number> {
+  const total = { main: 0, writer: 0, other: 0 };
+  try {
+    for (const task of Deno.readDirSync("/proc/self/task")) {
+      const path = `/proc/self/task/${task.name}`;
+      const nanos = Number(Deno.readTextFileSync(`${path}/schedstat`).split(" ")[0]);
+      const name = Deno.readTextFileSync(`${path}/comm`).trim();
+      const kind = Number(task.name) === Deno.pid
+        ? "main"
+        : name.startsWith("worker-")
+        ? "writer"
+        : "other";
+      total[kind] += nanos;
+    }
+  } catch {
+    // no /proc (or a thread ended while read): report what was read
+  }
+  return total;
 }
 
 /**
@@ -282,6 +361,7 @@ if (import.meta.main && Deno.args.includes("--client")) {
     store: (arg("store") ?? "file") as FlowSetupOptions["store"],
     inflight: Number(arg("inflight") ?? 1),
     synchronous: arg("sync") === "normal" ? "normal" : "full",
+    commit: arg("commit") === "inline" ? "inline" : "thread",
     warmupFlows: Number(arg("warmup") ?? 0),
   });
   console.log(formatTable([result]));
