@@ -18,9 +18,9 @@
  * `--workers N` concurrent clients (default 6), `--kill-ms MIN-MAX` when to
  * kill after the writes start (default 20-400), `--dpdk` (default
  * `--no-dpdk`), `--state DIR` (default a temporary directory, removed),
- * `--json` (one JSON line per round). Exit code 0 when no round found a
- * violation, 1 otherwise. Timing makes each kill land differently; the seed
- * fixes the operations, UFIDs and kill delays.
+ * `--json` (one JSON line per round), `--help`. Exit code 0 when no round
+ * found a violation, 1 otherwise, 2 for bad options. Timing makes each kill
+ * land differently; the seed fixes the operations, UFIDs and kill delays.
  *
  * @module
  */
@@ -478,20 +478,46 @@ function uuid(random: () => number): string {
   }`;
 }
 
+/** What `--help` prints. */
+const USAGE = `usage: deno run -A tools/crash_recovery.ts [options]
+Kills the service (main.ts --state DIR) with SIGKILL while REST writes are in
+flight, restarts it and checks that every acknowledged change is back and
+nothing unacknowledged is half there. Exit code 0 when no round found a
+violation, 1 otherwise, 2 for bad options.
+  --rounds N       kill-and-restart rounds (default 20)
+  --seed S         seed of the operations, UFIDs and kill delays (default random, printed)
+  --workers N      concurrent API clients (default 6)
+  --kill-ms A-B    kill between A and B ms after the writes start (default 20-400)
+  --dpdk           run the service on DPDK (default --no-dpdk)
+  --state DIR      state directory (default a temporary one, removed)
+  --json           one JSON line per round and a JSON summary
+  --help           this text`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      rounds: { type: "string" },
-      seed: { type: "string" },
-      workers: { type: "string" },
-      "kill-ms": { type: "string" },
-      dpdk: { type: "boolean" },
-      state: { type: "string" },
-      json: { type: "boolean" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        rounds: { type: "string" },
+        seed: { type: "string" },
+        workers: { type: "string" },
+        "kill-ms": { type: "string" },
+        dpdk: { type: "boolean" },
+        state: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (error) {
+    console.error(`crash_recovery: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const seed = values.seed === undefined
     ? Math.floor(Math.random() * 2 ** 31)
     : Number(values.seed);
