@@ -20,6 +20,7 @@ import { registerThread } from "../ffi/eal.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
 import { PmdPort } from "../ffi/pmd_port.ts";
 import { setThreadAffinity } from "../ffi/thread_affinity.ts";
+import { setThreadNice } from "./thread_nice.ts";
 import {
   type CaptureEvent,
   type CaptureStart,
@@ -47,6 +48,7 @@ self.onmessage = (event: MessageEvent<CaptureStart>) => {
 
 function run(start: CaptureStart): void {
   setThreadAffinity(start.cpus);
+  if (start.nice !== 0) setThreadNice(start.nice);
   registerThread();
   const pool = MbufPool.lookup(start.poolName);
   const port = new PmdPort("capture", start.portNo, start.portId, pool, [0], 0);

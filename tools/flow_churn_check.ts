@@ -47,12 +47,13 @@ export interface DumpCheckResult {
 
 /**
  * A message to the check worker: a page as [ufid, flow, actions, ...], a
- * request to report, or the CPUs to run on.
+ * request to report, or the CPUs (absent: keep the inherited ones) and
+ * nice value to run at.
  */
 export type CheckRequest =
   | { op: "page"; texts: unknown[] }
   | { op: "report"; id: number }
-  | { op: "cpus"; cpus: number[] };
+  | { op: "cpus"; cpus?: number[]; nice: number };
 
 /** The check worker's answer to a report request. */
 export type CheckReply = DumpCheckResult & { id: number };
@@ -66,9 +67,9 @@ export class DumpChecker {
   /**
    * Starts the check worker, on `cpus` when given (a Worker otherwise
    * inherits its creator's CPUs: after the EAL pinned the control thread,
-   * the one it would slow down).
+   * the one it would slow down), at nice value `nice`.
    */
-  constructor(cpus?: number[]) {
+  constructor(cpus?: number[], nice = 0) {
     this.#worker = new Worker(new URL("./flow_churn_check_worker.ts", import.meta.url), {
       type: "module",
     });
@@ -77,7 +78,9 @@ export class DumpChecker {
       this.#waiting.get(reply.id)?.(reply);
       this.#waiting.delete(reply.id);
     };
-    if (cpus !== undefined) this.#worker.postMessage({ op: "cpus", cpus } satisfies CheckRequest);
+    if (cpus !== undefined || nice !== 0) {
+      this.#worker.postMessage({ op: "cpus", cpus, nice } satisfies CheckRequest);
+    }
   }
 
   /** Queues a page of dumped flows for checking (their texts are copied). */

@@ -9,6 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import { setThreadAffinity } from "../ffi/thread_affinity.ts";
+import { setThreadNice } from "./thread_nice.ts";
 import { type CheckReply, type CheckRequest, malformedFlow } from "./flow_churn_check.ts";
 
 let checked = 0;
@@ -18,7 +19,8 @@ let first: string | null = null;
 self.onmessage = (event: MessageEvent<CheckRequest>) => {
   const request = event.data;
   if (request.op === "cpus") {
-    setThreadAffinity(request.cpus);
+    if (request.cpus !== undefined) setThreadAffinity(request.cpus);
+    if (request.nice !== 0) setThreadNice(request.nice);
     return;
   }
   if (request.op === "report") {
