@@ -14,6 +14,19 @@
  * them); their pages cost memory only once a slot is used, and freed slots
  * are reused before new ones, so a small table stays small.
  *
+ * Why four stats arrays and not one interleaved record per slot: a hit
+ * touches the four arrays (four cache lines, five with the PMD replica's
+ * touched check), so one 32-byte record per slot (a Float64Array with
+ * stride 4, here and in the FlowReplica) looked like a lever at 100,000
+ * flows. It was built and measured neutral, so it was not kept: PMD CPU
+ * ns/packet, base vs interleaved, medians of 8 alternated runs in separate
+ * processes (/tmp/fastpath/run_case.ts, 3 s each, 2026-11-23): (1) 1k
+ * flows EMC off 150 vs 155; (2) 10k flows/10 masks 239 vs 243; 100k
+ * flows/10 masks 339 vs 337; (5) set(ipv4) 200 vs 198 (4 runs); memory
+ * backend 100k/10 masks 440 vs 450 (medians of 6). A guess, as this VM
+ * has no hardware counters to show it: the four misses are independent
+ * and overlap, while the megaflow probe's dependent loads do not.
+ *
  * Action lists are stored as given and must not be mutated afterwards;
  * identical lists are shared.
  *

@@ -351,7 +351,14 @@ export class Pipeline implements ExecutionContext {
     // and counted by applyInPlace and squeezed out (order kept). It took
     // 1,000 flows with the EMC off from 137 to 127 ns a packet on the memory
     // backend (CPU time, bench/datapath_bench.ts's case in a loop, medians
-    // of 3 alternated runs, 2026-11-23).
+    // of 3 alternated runs, 2026-11-23). Folding sharedDirectPort's pass
+    // into the classify loop above (one pass fewer over the batch) was
+    // tried and measured neutral, so it was not kept: PMD CPU ns/packet,
+    // base vs fused, medians of 8 alternated runs (/tmp/fastpath/
+    // run_case.ts, 2026-11-23): (1) 1k flows EMC off 143 vs 140; 10k
+    // flows/10 masks 252 vs 236 (spread 198..309 in both); 100k/10 masks
+    // 340 vs 337 and (5) set(ipv4) 193 vs 196 (4 runs): a 32-entry pass
+    // over arrays already in L1 costs too little to show.
     if (hits === count && count > 0) {
       const port = sharedDirectPort(this.#programs, slotOf, count);
       if (port >= 0) {
