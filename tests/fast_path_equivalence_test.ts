@@ -33,19 +33,7 @@ import {
 } from "../datapath/flow_key.ts";
 import { MemoryPool } from "../datapath/memory_pool.ts";
 import { PacketBatch } from "../datapath/packet_batch.ts";
-
-/** Deterministic xorshift32, so a failure replays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { xorshift32 as prng } from "./fixtures/xorshift.ts";
 
 /**
  * A random untagged Ethernet + IPv4 frame that is mostly well formed (so

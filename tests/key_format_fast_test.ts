@@ -4,18 +4,7 @@ import { formatFlowKey, formatFlowKeyGeneric } from "../datapath/odp/key_format.
 import { formatFlowKeyFast } from "../datapath/odp/key_format_fast.ts";
 import { parseFlowKey } from "../datapath/odp/key_parse.ts";
 import { dumpBenchFlow } from "../bench/flow_dump_workload.ts";
-
-/** xorshift32: a reproducible stream of 32-bit words. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>>= 0);
-  };
-}
+import { xorshift32 as prng } from "./fixtures/xorshift.ts";
 
 const ETH_TYPES = [0x0800, 0x86dd, 0x0806, 0x8035, 0x8847, 0x8848, 0x88cc, 0x05ff, 0x0600, 0x42, 0];
 const PROTOS = [6, 17, 132, 1, 58, 47, 0, 255];

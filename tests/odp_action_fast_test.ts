@@ -13,19 +13,7 @@ import { formatActions } from "../datapath/odp/action_format.ts";
 import { parseActions, parseActionsGeneral } from "../datapath/odp/action_parse.ts";
 import { formatEthSetFast, parseActionsFast } from "../datapath/odp/action_text_fast.ts";
 import { formatSetAction } from "../datapath/odp/_set_action_text.ts";
-
-/** A small deterministic generator (xorshift32). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32 as random } from "./fixtures/xorshift.ts";
 
 function mac(next: () => number, upper: boolean): string {
   const bytes = Array.from({ length: 6 }, () => (next() & 255).toString(16).padStart(2, "0"));

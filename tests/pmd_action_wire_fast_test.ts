@@ -20,19 +20,7 @@ import {
   MIN_RING_WORDS,
   REC_ACTIONS,
 } from "../datapath/pmd_flow_ring.ts";
-
-/** A small deterministic generator (xorshift32). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32 as random } from "./fixtures/xorshift.ts";
 
 function randomList(next: () => number): Action[] {
   const actions: Action[] = [];

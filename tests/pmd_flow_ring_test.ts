@@ -30,16 +30,12 @@ import { PmdFlowFeed } from "../datapath/pmd_flow_feed.ts";
 import { encodeActionList } from "../datapath/pmd_action_wire.ts";
 import { parseFlowKey } from "../datapath/odp/key_parse.ts";
 import { applyRingRecord, FlowReplica } from "../datapath/pmd_replica.ts";
+import { xorshift32 } from "./fixtures/xorshift.ts";
 
 /** A seeded xorshift32 in [0, 1). */
 function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 2 ** 32;
 }
 
 /** The PMD side of the test: a reader and a replica, applied as pmd_worker.ts does. */
