@@ -52,6 +52,8 @@ const OP_PUT = 1;
 const OP_DEL = 2;
 const OP_FLUSH = 3;
 const OP_UPCALLS = 4;
+/** The initial load's end marker (queued behind the changes made during the load). */
+const OP_LOADED = 5;
 
 /** One change waiting to be written (or the load's current flow). */
 interface Pending {
@@ -222,8 +224,10 @@ export class PmdFlowFeed {
         if (this.#loading) {
           this.#current = this.#nextLoadEntry();
           if (this.#current === null) {
-            if (!this.#ring.writeLoaded()) break;
-            wrote = true;
+            // The end marker goes behind the changes queued during the load:
+            // the slots the load skipped for them are complete only once
+            // those are in, and the PMD reports ready at the marker.
+            this.#queue.push(this.#simple(OP_LOADED, 0, false, wallClockUs()));
             this.#loading = false;
             this.#touched = null;
             continue;
@@ -347,6 +351,8 @@ export class PmdFlowFeed {
         return true;
       case OP_UPCALLS:
         return ring.writeUpcalls(p.enabled, p.sentUs);
+      case OP_LOADED:
+        return ring.writeLoaded();
       default:
         throw new RangeError(`flow feed: unknown change ${p.op}`);
     }

@@ -335,7 +335,7 @@ Deno.test("flow feed: action lists go once per id, are forgotten with their last
   }
 });
 
-Deno.test("flow feed: the initial load streams through a small ring; changes during it land after it", () => {
+Deno.test("flow feed: the initial load streams through a small ring; changes during it land before its end", () => {
   const dp = new Datapath("ringload", { maxFlows: 8192 });
   const ufids: string[] = [];
   for (let i = 0; i < 3000; i++) {
@@ -368,10 +368,45 @@ Deno.test("flow feed: the initial load streams through a small ring; changes dur
     settle(feed, consumer, 50);
     assert.equal(consumer.loaded, true);
     const loadedAt = consumer.types.indexOf(REC_LOADED);
-    const changesBefore = consumer.types.slice(0, loadedAt).filter((t) => t === REC_DEL).length;
-    assert.equal(changesBefore, 0, "no change before the end of the load");
+    // The end marker follows the changes made during the load: the PMD reports
+    // ready at it, so it must not miss the slots the load skipped for them.
+    const deletesBefore = consumer.types.slice(0, loadedAt).filter((t) => t === REC_DEL).length;
+    assert.equal(deletesBefore, 103, "every delete made during the load precedes its end");
+    const changesAfter = consumer.types.slice(loadedAt + 1)
+      .filter((t) => t === REC_DEL || t === REC_PUT).length;
+    assert.equal(changesAfter, 0, "nothing made during the load follows its end");
     assert.equal(feed.hasApplied(205), true);
     assertInStep(dp, consumer.replica);
+  } finally {
+    feed.close();
+    dp.close();
+  }
+});
+
+Deno.test("flow feed: a PMD at the end of its load holds every flow, modified ones included", () => {
+  const dp = new Datapath("ringready", { maxFlows: 4096 });
+  for (let i = 0; i < 1000; i++) dp.putFlow({ flow: flow(i), actions: "2" });
+  const ring = createFlowRing(MIN_RING_WORDS);
+  const feed = new PmdFlowFeed(ring, dp.flows, () => {});
+  dp.onFlowChange((change) => feed.change(change));
+  const consumer = new Consumer(ring, dp.flows.maxFlows);
+  try {
+    consumer.drain(); // the first part of the load
+    // Meanwhile 300 flows the load has not reached are modified: the load skips
+    // them, and their queued puts carry them.
+    for (let i = 600; i < 900; i++) {
+      dp.putFlow({ flow: flow(i), actions: "3", create: false, modify: true });
+    }
+    // As the PMD starts: apply up to the end marker, then it reports ready.
+    while (!consumer.loaded) {
+      feed.pump();
+      consumer.drain(1);
+    }
+    let missing = 0;
+    for (let slot = 0; slot < dp.flows.slotLimit; slot++) {
+      if (dp.flows.isLive(slot) && !consumer.replica.isLive(slot)) missing++;
+    }
+    assert.equal(missing, 0, "no flow missing when the PMD reports ready");
   } finally {
     feed.close();
     dp.close();
