@@ -94,6 +94,39 @@ Deno.test("upcall mailbox: moves what fits, keeps the rest in order, refuses whi
   assert.deepEqual(controlSide.read(10).map((u) => u.key[0]), [0, 1000, 2000]);
 });
 
+Deno.test("upcall mailbox: a drain that throws is counted and the watch goes on", async () => {
+  const pmdSide = new UpcallQueue({ enabled: true, depthPerPort: 64 });
+  const controlSide = new UpcallQueue({ enabled: true, depthPerPort: 64 });
+  const mailbox = UpcallMailbox.create(4, 1000);
+  let calls = 0;
+  const unwatch = mailbox.watch(() => {
+    calls++;
+    mailbox.drainInto(controlSide);
+    if (calls === 1) throw new RangeError("a corrupt fill");
+  });
+  try {
+    pmdSide.enqueueMiss(1, keyOf(1), 0, packetOf(1, 60), 0, 60);
+    assert.equal(mailbox.fill(pmdSide), 1);
+    const deadline = Date.now() + 2000;
+    while (mailbox.failedDrains === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.equal(mailbox.failedDrains, 1, "the throw is counted");
+    assert.deepEqual(controlSide.read(10).map((u) => u.key[0]), [1000]);
+    pmdSide.enqueueMiss(1, keyOf(2), 0, packetOf(2, 60), 0, 60);
+    assert.equal(mailbox.fill(pmdSide), 1, "the mailbox was emptied for the next fill");
+    assert.equal(
+      await controlSide.waitReadable(2000),
+      true,
+      "the watch still drains after a throw",
+    );
+    assert.equal(calls, 2);
+    assert.deepEqual(controlSide.read(10).map((u) => u.key[0]), [2000]);
+  } finally {
+    unwatch();
+  }
+});
+
 Deno.test("upcall mailbox: an upcall longer than the mailbox is counted lost; bad input throws", () => {
   const pmdSide = new UpcallQueue({ enabled: true });
   const mailbox = UpcallMailbox.create(4, 100);
