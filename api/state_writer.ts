@@ -58,11 +58,12 @@ import {
   type StoredFlow,
   type StoredPort,
 } from "./state_store.ts";
-import type {
-  StoreWrite,
-  WriterFailure,
-  WriterReply,
-  WriterRequest,
+import {
+  type StoreWrite,
+  type WriterFailure,
+  writerFailure,
+  type WriterReply,
+  type WriterRequest,
 } from "./state_writer_protocol.ts";
 
 /** Options of {@linkcode StateWriter.open}: those of the store its Worker opens. */
@@ -254,7 +255,13 @@ export class StateWriter {
     this.#inFlight = this.#queueWaiters;
     this.#queue = [];
     this.#queueWaiters = [];
-    this.#post({ type: "commit", group: ++this.#group, writes });
+    try {
+      this.#post({ type: "commit", group: ++this.#group, writes });
+    } catch (error) {
+      // Not sent (a write that cannot be cloned): no reply will come, so this
+      // group and what queued behind it fail now rather than wait forever.
+      this.#failPending(new StateWriteError(writerFailure(error)));
+    }
   }
 
   #onReply(message: WriterReply): void {
@@ -269,7 +276,8 @@ export class StateWriter {
         this.#opened = null;
         return;
       case "committed": {
-        const done = this.#inFlight!;
+        const done = this.#inFlight;
+        if (done === null) return; // failed meanwhile (#die): already answered
         this.#inFlight = null;
         this.commits++;
         this.writes += done.length;

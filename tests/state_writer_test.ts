@@ -431,3 +431,27 @@ Deno.test("state writer: a full disk answers EIO; writes go on once there is roo
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("state writer: a write that cannot be sent is rejected; later writes go on", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "dpif-writer-clone-" });
+  const writer = await StateWriter.open(dir);
+  try {
+    await writer.addDatapath("dp0");
+    // A function cannot cross to the writer thread (no API body can hold one).
+    const options = { f: (() => 1) as unknown as string };
+    await assert.rejects(
+      writer.addPort("dp0", { name: "x", type: "dummy", port_no: 1, options }),
+      StateWriteError,
+    );
+    await writer.addDatapath("dp1");
+  } finally {
+    await writer.close();
+  }
+  const store = StateStore.open(dir);
+  try {
+    assert.deepEqual(store.load().map((d) => d.name).sort(), ["dp0", "dp1"]);
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
