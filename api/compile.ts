@@ -23,6 +23,9 @@ export async function compile(): Promise<number> {
   } catch {
     // no shim sources yet: nothing to embed
   }
+  // Workers are loaded by URL at run time: a compiled binary has only what
+  // is included (the PMD thread and the state writer thread).
+  args.push("--include", "datapath/pmd_worker.ts", "--include", "api/state_writer_worker.ts");
   args.push("main.ts");
   const result = await new Deno.Command(Deno.execPath(), {
     args,
