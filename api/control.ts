@@ -16,7 +16,10 @@
  * {@linkcode Control.durable}, called right after it, resolves once that
  * write is durable, or rejects (ApiError EIO) once it failed and the change
  * was undone. The API answers only after that (api/routes/*). Failed writes
- * are undone newest first (the writer rejects them in that order).
+ * are undone newest first (the writer rejects them in that order). Known
+ * and accepted: a request that writes nothing (a GET, or a put refused
+ * with EEXIST) may see a change whose write is still committing; if that
+ * write then fails, the change is undone and its own request gets EIO.
  *
  * @module
  */
