@@ -121,9 +121,12 @@ export class PmdControl {
   }
 
   async #stop(dp: string): Promise<void> {
+    // Forgotten only once stopped: a flow change made meanwhile still waits
+    // for it (flowsApplied counts a stopped PMD as done), where removing it
+    // first let the change answer while the PMD could still forward by it.
     const set = this.#sets.get(dp);
-    this.#sets.delete(dp);
     await set?.stop();
+    if (this.#sets.get(dp) === set) this.#sets.delete(dp);
   }
 
   /** Starts a wanted datapath's PMDs again; returns why that failed, or null. */
