@@ -20,11 +20,16 @@
 
 import type { UpcallBatch } from "./upcall_queue.ts";
 
-/** Control block word: non-zero asks the PMD to stop. */
+/**
+ * Control block word: non-zero asks the PMD to stop; {@linkcode STOP_FAULT}
+ * asks it to fail instead (fault injection: PmdSet.injectFault).
+ */
 export const CTL_STOP = 0;
+/** The CTL_STOP value that makes a PMD throw where it would stop, as a crash would. */
+export const STOP_FAULT = 2;
 /** Control block word the PMD waits on while idle; the control thread bumps and notifies it. */
 export const CTL_WAKE = 1;
-/** Control block word: 0 starting, 1 polling, 2 stopped. */
+/** Control block word: 0 starting, 1 polling, 2 stopped, 3 failed (the thread threw). */
 export const CTL_STATE = 2;
 /**
  * Control block word: reports the control thread has folded (it adds 1 per

@@ -110,6 +110,7 @@ import {
   PS_MISSES,
   PS_PACKETS,
   PS_WORDS,
+  STOP_FAULT,
 } from "./pmd_protocol.ts";
 import { DELTA_STRIDE } from "./pmd_replica.ts";
 import { createFlowRing } from "./pmd_flow_ring.ts";
@@ -173,6 +174,12 @@ export interface PmdStats {
   ns_per_packet: number;
   /** Per port this PMD serves: packets received and sent, tx drops. */
   ports: { port_no: number; rx_packets: number; tx_packets: number; tx_dropped: number }[];
+  /**
+   * Why the thread failed (the first line of what it threw), or null while
+   * it runs or after a graceful stop. A failed PMD polls nothing: its rx
+   * queues go unread until the PMDs are restarted (PUT .../pmd).
+   */
+  error: string | null;
 }
 
 interface PmdHandle {
@@ -192,6 +199,8 @@ interface PmdHandle {
   mailbox: UpcallMailbox;
   /** Stops watching the mailbox. */
   unwatch?: () => void;
+  /** What the thread threw, once it failed. */
+  error: string | null;
 }
 
 /**
@@ -307,6 +316,7 @@ export class PmdSet {
         stopped: Promise.withResolvers<number>(),
         ready: Promise.withResolvers<number[]>(),
         mailbox: UpcallMailbox.create(),
+        error: null,
       };
       pmds.push(handle);
       const start: PmdStartMessage = {
@@ -369,6 +379,19 @@ export class PmdSet {
     }
   }
 
+  /**
+   * Fault injection: makes PMD `index` throw at its next check, as a crash
+   * inside it would (tests of what a failed PMD looks like: `error` in
+   * {@linkcode stats}, flow changes not waiting for it). RangeError for a
+   * bad index.
+   */
+  injectFault(index: number): void {
+    const pmd = this.#pmds[index];
+    if (pmd === undefined) throw new RangeError(`no PMD ${index}`);
+    Atomics.store(pmd.control, CTL_STOP, STOP_FAULT);
+    wakeWord(pmd.control);
+  }
+
   /** Number of PMD threads. */
   get threads(): number {
     return this.#pmds.length;
@@ -398,7 +421,7 @@ export class PmdSet {
     const laggard = () =>
       this.#pmds.find((pmd, i) => {
         if (pmd.feed.hasApplied(targets[i])) return false;
-        if (Atomics.load(pmd.control, CTL_STATE) === 2) return false;
+        if (Atomics.load(pmd.control, CTL_STATE) >= 2) return false; // stopped or failed
         pmd.feed.pump();
         return true;
       });
@@ -442,6 +465,7 @@ export class PmdSet {
         megaflow_hits: s[PS_MEGAFLOW_HITS],
         misses: s[PS_MISSES],
         lost: s[PS_LOST],
+        error: pmd.error,
         flow_updates: s[PS_FLOW_UPDATES],
         iterations: s[PS_ITERATIONS],
         busy_ms: busy,
@@ -500,6 +524,7 @@ export class PmdSet {
         pmd.stopped.resolve(event.drained);
         return;
       case "error":
+        pmd.error = event.message.split("\n")[0];
         pmd.feed.close(); // nothing reads its ring any more
         pmd.ready.reject(new Error(event.message));
         pmd.stopped.resolve(0);

@@ -58,6 +58,7 @@ import {
   PS_MISSES,
   PS_PACKETS,
   REPORTS_IN_FLIGHT,
+  STOP_FAULT,
 } from "./pmd_protocol.ts";
 import { applyRingRecord, FlowReplica } from "./pmd_replica.ts";
 import {
@@ -100,6 +101,8 @@ self.onmessage = (event: MessageEvent<PmdStartMessage>) => {
   try {
     run(start);
   } catch (error) {
+    // Failed: flowsApplied stops waiting for this thread (it forwards nothing now).
+    Atomics.store(new Int32Array(start.control), CTL_STATE, 3);
     post({ op: "error", index: start.index, message: String((error as Error)?.stack ?? error) });
   }
   self.close();
@@ -268,7 +271,9 @@ function run(start: PmdStartMessage): void {
     // Once napping, every iteration naps (and checks), not every CHECK_EVERY-th.
     if (++iteration % CHECK_EVERY !== 0 && emptyRun < napAfter) continue;
     stats[PS_ITERATIONS] = iteration;
-    if (Atomics.load(control, CTL_STOP) !== 0) break;
+    const stop = Atomics.load(control, CTL_STOP);
+    if (stop === STOP_FAULT) throw new Error("PMD fault injected (PmdSet.injectFault)");
+    if (stop !== 0) break;
     applyUpdates();
     if (now >= nextReport) {
       report();

@@ -166,3 +166,56 @@ Deno.test({
     pool.close();
   },
 });
+
+Deno.test({
+  name: "PMD set: a PMD that fails is reported, flow changes do not wait for it, mbufs come back",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    initEal({ memoryMb: 512 });
+    registerDpdkPortType();
+    const pool = MbufPool.create({ name: uniquePoolName("pf"), capacity: 4095 });
+    const start = pool.available();
+    const id = `pf${Deno.pid}`;
+    const wire1 = RingPair.create(`${id}a`, `${id}b`);
+    const wire2 = RingPair.create(`${id}c`, `${id}d`);
+    const dp = new Datapath("pmdfail", { pool });
+    const peer1 = DpdkPort.open("peer1", { devargs: wire1.b }, pool);
+    const peer2 = DpdkPort.open("peer2", { devargs: wire2.b }, pool);
+    let pmds: PmdSet | undefined;
+    try {
+      dp.addPort({ name: "r1", type: "dpdk", port_no: 1, options: { devargs: wire1.a } });
+      dp.addPort({ name: "r2", type: "dpdk", port_no: 2, options: { devargs: wire2.a } });
+      pmds = await PmdSet.start(dp, { reportMs: 5, timeoutMs: 5000 });
+      const frames = Array.from({ length: 16 }, (_, k) => testFrame(k, 64 + k));
+      const { ufid } = dp.putFlow({ flow: FLOW, actions: "2" });
+      let arrived = 0;
+      await trafficUntil(peer1, frames, () => (arrived += receiveCount(peer2)) > 0);
+      assert.equal(pmds.stats()[0].error, null);
+
+      pmds.injectFault(0);
+      await trafficUntil(peer1, frames.slice(0, 1), () => pmds!.stats()[0].error !== null);
+      assert.match(pmds.stats()[0].error!, /fault injected/);
+      assert.throws(() => pmds!.injectFault(1), RangeError);
+
+      // A failed PMD forwards nothing, so a change need not wait for it (before,
+      // every change waited out the 5 s timeout and then failed with ENODEV).
+      dp.deleteFlow(ufid);
+      const t0 = performance.now();
+      await pmds.flowsApplied();
+      assert.ok(performance.now() - t0 < 1000, "flowsApplied does not wait for a failed PMD");
+      await pmds.stop();
+      while (receiveCount(peer1) + receiveCount(peer2) > 0) { /* drain the wires */ }
+    } finally {
+      await pmds?.stop();
+      dp.close();
+      peer1.close();
+      peer2.close();
+      wire1.destroy();
+      wire2.destroy();
+    }
+    assert.equal(pool.available(), start, "every mbuf back in the pool");
+    pool.close();
+  },
+});
