@@ -6,6 +6,7 @@
 import { createApp, type DpifApp } from "../api/app.ts";
 import { DatapathRegistry } from "../datapath/registry.ts";
 import type { StateStore } from "../api/state_store.ts";
+import type { StateWriter } from "../api/state_writer.ts";
 
 /** A UDP/IPv4 frame 00:..:01 -> 00:..:02, 10.0.0.<src>:1234 -> 10.0.0.2:53, 60 bytes, as hex. */
 export function udpHex(src = 1, srcMac = "000000000001", dstMac = "000000000002"): string {
@@ -19,7 +20,7 @@ export const UDP_FLOW = "in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag=no
 
 /** A test app with dp0 and ports p1..p3; `close()` frees everything. */
 export function testApp(
-  options: { token?: string; bodyLimit?: number; store?: StateStore } = {},
+  options: { token?: string; bodyLimit?: number; store?: StateStore | StateWriter } = {},
 ): { app: DpifApp; registry: DatapathRegistry; close(): void } {
   const registry = new DatapathRegistry();
   const dp = registry.create("dp0");

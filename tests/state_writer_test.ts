@@ -10,11 +10,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { createApp } from "../api/app.ts";
 import { STATE_FILE, StateStore } from "../api/state_store.ts";
 import { StateWriteError, StateWriter } from "../api/state_writer.ts";
-import { DatapathRegistry } from "../datapath/registry.ts";
-import { call } from "./api_fixtures.ts";
+import { call, testApp } from "./api_fixtures.ts";
 
 /** ODP text of flow `j` (distinct for j below 65536). */
 function flowText(j: number): string {
@@ -22,20 +20,9 @@ function flowText(j: number): string {
 }
 
 /** An app over a fresh registry (dp0, ports p1, p2) writing through `store`. */
+/** The API over dp0 with dummy ports p1..p3, persisting through `store`. */
 function appWith(store: StateWriter) {
-  const registry = new DatapathRegistry();
-  const dp = registry.create("dp0");
-  for (let i = 1; i <= 2; i++) dp.addPort({ name: `p${i}`, type: "dummy", port_no: i });
-  const shutdown = new AbortController();
-  const app = createApp({ registry, store, signal: shutdown.signal });
-  return {
-    app,
-    registry,
-    close() {
-      shutdown.abort();
-      registry.closeAll();
-    },
-  };
+  return testApp({ store });
 }
 
 /** Opens a writer on `dir` with dp0 stored, as the service has after its first start. */
