@@ -10,15 +10,10 @@
  * is absent.
  */
 import assert from "node:assert/strict";
-import { Datapath } from "../datapath/datapath.ts";
 import { PacketBatch } from "../datapath/packet_batch.ts";
 import { PmdSet } from "../datapath/pmd_set.ts";
-import { DpdkPort } from "../ffi/dpdk_port.ts";
-import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
-import { initEal } from "../ffi/eal.ts";
 import { dpdkAvailability } from "../ffi/loader.ts";
-import { MbufPool } from "../ffi/mbuf_pool.ts";
-import { RingPair } from "../ffi/ring_pair.ts";
+import { openRingDatapath } from "./fixtures/ring_datapath.ts";
 import { churnActions, churnFrame, churnMatch } from "../tools/flow_churn.ts";
 
 const availability = dpdkAvailability();
@@ -37,21 +32,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    initEal({ memoryMb: 512 });
-    registerDpdkPortType();
-    const tag = `rg${Deno.pid}_${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
-    const pool = MbufPool.create({ name: tag, capacity: 4095 });
-    const start = pool.available();
-    const wire1 = RingPair.create(`${tag}a`, `${tag}b`);
-    const wire2 = RingPair.create(`${tag}c`, `${tag}d`);
-    const dp = new Datapath(`dp${tag}`, { pool });
-    const peer1 = DpdkPort.open("peer1", { devargs: wire1.b }, pool);
-    const peer2 = DpdkPort.open("peer2", { devargs: wire2.b }, pool);
+    const { dp, peer1, peer2, pool, ...rig } = openRingDatapath("rg");
     const batch = new PacketBatch(pool);
     let pmds: PmdSet | undefined;
     try {
-      dp.addPort({ name: "r1", type: "dpdk", port_no: 1, options: { devargs: wire1.a } });
-      dp.addPort({ name: "r2", type: "dpdk", port_no: 2, options: { devargs: wire2.a } });
       // Per flow index: its ufid and the sequence number of its live put, or -1.
       const ufid: string[] = new Array(FLOWS).fill("");
       const liveSeq = new Int32Array(FLOWS).fill(-1);
@@ -147,13 +131,8 @@ Deno.test({
       await set.stop();
     } finally {
       await pmds?.stop();
-      dp.close();
-      peer1.close();
-      peer2.close();
-      wire1.destroy();
-      wire2.destroy();
+      rig.close();
     }
-    assert.equal(pool.available(), start, "every mbuf back in the pool");
-    pool.close();
+    rig.assertPoolBalanced();
   },
 });

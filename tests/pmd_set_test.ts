@@ -6,23 +6,15 @@
  * in its pool. Skipped (with the reason) only when DPDK is absent.
  */
 import assert from "node:assert/strict";
-import { Datapath } from "../datapath/datapath.ts";
 import { PacketBatch } from "../datapath/packet_batch.ts";
 import { PmdSet } from "../datapath/pmd_set.ts";
 import { DpdkPort } from "../ffi/dpdk_port.ts";
-import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
-import { initEal } from "../ffi/eal.ts";
 import { dpdkAvailability } from "../ffi/loader.ts";
-import { MbufPool } from "../ffi/mbuf_pool.ts";
-import { RingPair } from "../ffi/ring_pair.ts";
+import { openRingDatapath } from "./fixtures/ring_datapath.ts";
 import { testFrame } from "./port_conformance.ts";
 
 const availability = dpdkAvailability();
 
-/** A pool name unique in the process (each test file runs in its own isolate, same pid). */
-function uniquePoolName(tag: string): string {
-  return `${tag}${Deno.pid}_${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
-}
 const ignore = !availability.available;
 if (ignore) console.log(`PMD tests skipped: ${availability.reason}`);
 
@@ -65,20 +57,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    initEal({ memoryMb: 512 });
-    registerDpdkPortType();
-    const pool = MbufPool.create({ name: uniquePoolName("pm"), capacity: 4095 });
-    const start = pool.available();
-    const id = `pm${Deno.pid}`;
-    const wire1 = RingPair.create(`${id}a`, `${id}b`);
-    const wire2 = RingPair.create(`${id}c`, `${id}d`);
-    const dp = new Datapath("pmd0", { pool });
-    const peer1 = DpdkPort.open("peer1", { devargs: wire1.b }, pool);
-    const peer2 = DpdkPort.open("peer2", { devargs: wire2.b }, pool);
+    const { dp, peer1, peer2, ...rig } = openRingDatapath("pm");
     let pmds: PmdSet | undefined;
     try {
-      dp.addPort({ name: "r1", type: "dpdk", port_no: 1, options: { devargs: wire1.a } });
-      dp.addPort({ name: "r2", type: "dpdk", port_no: 2, options: { devargs: wire2.a } });
       pmds = await PmdSet.start(dp, { reportMs: 5 });
       assert.equal(pmds.threads, 1);
       assert.deepEqual(pmds.stats()[0].rx_queues, ["r1:0", "r2:0"]);
@@ -156,14 +137,9 @@ Deno.test({
       assert.equal(dp.pipeline.counters[1] > 0, true); // n_missed folded in
     } finally {
       await pmds?.stop();
-      dp.close();
-      peer1.close();
-      peer2.close();
-      wire1.destroy();
-      wire2.destroy();
+      rig.close();
     }
-    assert.equal(pool.available(), start, "every mbuf back in the pool");
-    pool.close();
+    rig.assertPoolBalanced();
   },
 });
 
@@ -173,20 +149,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    initEal({ memoryMb: 512 });
-    registerDpdkPortType();
-    const pool = MbufPool.create({ name: uniquePoolName("pf"), capacity: 4095 });
-    const start = pool.available();
-    const id = `pf${Deno.pid}`;
-    const wire1 = RingPair.create(`${id}a`, `${id}b`);
-    const wire2 = RingPair.create(`${id}c`, `${id}d`);
-    const dp = new Datapath("pmdfail", { pool });
-    const peer1 = DpdkPort.open("peer1", { devargs: wire1.b }, pool);
-    const peer2 = DpdkPort.open("peer2", { devargs: wire2.b }, pool);
+    const { dp, peer1, peer2, ...rig } = openRingDatapath("pf");
     let pmds: PmdSet | undefined;
     try {
-      dp.addPort({ name: "r1", type: "dpdk", port_no: 1, options: { devargs: wire1.a } });
-      dp.addPort({ name: "r2", type: "dpdk", port_no: 2, options: { devargs: wire2.a } });
       pmds = await PmdSet.start(dp, { reportMs: 5, timeoutMs: 5000 });
       const frames = Array.from({ length: 16 }, (_, k) => testFrame(k, 64 + k));
       const { ufid } = dp.putFlow({ flow: FLOW, actions: "2" });
@@ -209,13 +174,8 @@ Deno.test({
       while (receiveCount(peer1) + receiveCount(peer2) > 0) { /* drain the wires */ }
     } finally {
       await pmds?.stop();
-      dp.close();
-      peer1.close();
-      peer2.close();
-      wire1.destroy();
-      wire2.destroy();
+      rig.close();
     }
-    assert.equal(pool.available(), start, "every mbuf back in the pool");
-    pool.close();
+    rig.assertPoolBalanced();
   },
 });
