@@ -15,12 +15,11 @@ import assert from "node:assert/strict";
 import { Datapath } from "../datapath/datapath.ts";
 import { PacketBatch } from "../datapath/packet_batch.ts";
 import { DpdkPort } from "../ffi/dpdk_port.ts";
-import { registerDpdkPortType } from "../ffi/dpdk_port_type.ts";
-import { initEal } from "../ffi/eal.ts";
 import { dpdkAvailability } from "../ffi/loader.ts";
 import { MbufPool } from "../ffi/mbuf_pool.ts";
 import { RingPair } from "../ffi/ring_pair.ts";
 import { NetnsLab, netnsUnavailable, run } from "./fixtures/netns.ts";
+import { openRingDatapath } from "./fixtures/ring_datapath.ts";
 import { testFrame } from "./port_conformance.ts";
 import { ServiceProcess } from "../tools/service_process.ts";
 
@@ -46,30 +45,8 @@ interface Wires {
 }
 
 function setUp(capacity = 4095): Wires {
-  initEal({ memoryMb: 512 });
-  registerDpdkPortType();
-  const pool = MbufPool.create({ name: unique("pf"), capacity });
-  const id = unique("w");
-  const inWire = RingPair.create(`${id}a`, `${id}b`);
-  const outWire = RingPair.create(`${id}c`, `${id}d`);
-  const dp = new Datapath(unique("fault"), { pool });
-  const inPeer = DpdkPort.open("in_peer", { devargs: inWire.b }, pool);
-  const outPeer = DpdkPort.open("out_peer", { devargs: outWire.b }, pool);
-  dp.addPort({ name: "in", type: "dpdk", port_no: 1, options: { devargs: inWire.a } });
-  dp.addPort({ name: "out", type: "dpdk", port_no: 2, options: { devargs: outWire.a } });
-  return {
-    dp,
-    pool,
-    inPeer,
-    outPeer,
-    close() {
-      dp.close();
-      inPeer.close();
-      outPeer.close();
-      inWire.destroy();
-      outWire.destroy();
-    },
-  };
+  const rig = openRingDatapath("pf", { capacity, portNames: ["in", "out"] });
+  return { dp: rig.dp, pool: rig.pool, inPeer: rig.peer1, outPeer: rig.peer2, close: rig.close };
 }
 
 /**
